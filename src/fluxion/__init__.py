@@ -1,0 +1,45 @@
+"""fluxion: define-by-run automatic differentiation with PyTorch's semantics on NumPy.
+
+>>> import fluxion as torch
+>>> x = torch.ones(2, 2, requires_grad=True)
+>>> out = ((x + 2) * (x + 2) * 3).mean()
+>>> out.backward()
+>>> x.grad
+tensor([[4.5000, 4.5000],
+        [4.5000, 4.5000]])
+"""
+
+from __future__ import annotations
+
+from . import autograd, dtypes
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.grad_mode import is_inference_mode_enabled
+from .creation import *  # noqa: F403
+from .device import device
+from .dtypes import (
+    bool,
+    double,
+    dtype,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from .ops import *  # noqa: F403
+from .random import Generator, initial_seed, manual_seed, seed
+from .tensor import Size, Tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,273 @@
+"""The reverse-mode engine: graph nodes and the dependency-counting backward walk.
+
+The engine knows nothing about particular ops. A :class:`Node` maps the gradients of its outputs
+to gradients of its inputs (``apply``); ``next_functions`` holds one ``(node, output_nr)`` edge per
+input. Leaves that require grad are reached through :class:`AccumulateGrad`.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from .grad_mode import state as _grad_state
+
+__all__ = ["Node", "AccumulateGrad", "run_backward", "gradient_edge"]
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+
+
+class Node:
+    """A backward function in the graph (``tensor.grad_fn``).
+
+    Subclasses implement ``apply(grads) -> sequence of input grads`` (one per ``next_functions``
+    edge) and ``release()``. Rarely used state (hooks, metadata) lives in ``__dict__`` so that
+    creating a node costs only its hot slots.
+    """
+
+    __slots__ = ("next_functions", "__dict__", "__weakref__")
+    n_outputs = 1
+    _tensor_hooks = None  # output_nr -> [hook(grad) -> grad | None]
+    _retain = None  # output_nr -> weakref of the non-leaf tensor that retains its grad
+    _pre_hooks = None
+    _post_hooks = None
+
+    def name(self) -> str:
+        """Return the node's class name, e.g. ``'MulBackward0'``."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    @property
+    def metadata(self) -> dict:
+        md = self.__dict__.get("_metadata")
+        if md is None:
+            md = self.__dict__["_metadata"] = {}
+        return md
+
+    def register_hook(self, fn):
+        """Register ``fn(grad_inputs, grad_outputs)``, called after this node has run."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """Register ``fn(grad_outputs)``, called before this node runs; may return new grads."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _RemovableHandle(self._pre_hooks, fn)
+
+    def __call__(self, *grads):
+        return self.apply(list(grads))
+
+    def apply(self, grads: list):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free saved tensors (called after the node ran with ``retain_graph=False``)."""
+
+
+class _RemovableHandle:
+    __slots__ = ("_list", "_fn")
+
+    def __init__(self, lst: list, fn) -> None:
+        self._list, self._fn = lst, fn
+
+    def remove(self) -> None:
+        if self._fn in self._list:
+            self._list.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """Leaf node: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+        self.next_functions = ()
+
+    def apply(self, grads: list):
+        grad = grads[0]
+        var = self.variable
+        if grad is None:
+            return ()
+        if var._hooks is not None:
+            for hook in var._hooks:
+                new = hook(grad)
+                if new is not None:
+                    grad = new
+        old = var.grad
+        if old is None:
+            # NOTE: the engine may hand the same gradient to several leaves (add passes it
+            # through), so a leaf must own its .grad before anyone updates it in place.
+            var.grad = grad if _grad_state.enabled else grad.detach().clone()
+        elif _grad_state.enabled or old.requires_grad:
+            var.grad = old + grad  # create_graph: keep the graph of the accumulated gradient
+        else:
+            old._data += grad._data  # accumulate in place, as PyTorch does
+            old._bump()
+        if var._post_acc_hooks is not None:
+            for hook in var._post_acc_hooks:
+                hook(var)
+        return ()
+
+
+def gradient_edge(t) -> tuple:
+    """Return ``(node, output_nr)`` through which gradient flows into tensor ``t``."""
+    if t.grad_fn is not None:
+        return t.grad_fn, t._output_nr
+    if not t.requires_grad:
+        return None, 0
+    return t._accumulator(), 0
+
+
+def _reachable(roots: list, targets: dict | None) -> tuple[dict, set | None]:
+    """Count incoming edges per node; with ``targets``, keep only nodes that lead to one."""
+    order, seen, stack = [], set(), [n for n in roots]
+    seen.update(roots)
+    while stack:  # iterative DFS: a 100,000-node chain must not hit the recursion limit
+        node = stack.pop()
+        order.append(node)
+        for child, _ in node.next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    needed = None
+    if targets is not None:
+        needed = set(targets)
+        changed = True
+        while changed:  # fixed point; a reversed DFS order converges in very few passes
+            changed = False
+            for node in reversed(order):
+                if node not in needed:
+                    for child, _ in node.next_functions:
+                        if child in needed:
+                            needed.add(node)
+                            changed = True
+                            break
+    deps: dict = {}
+    for node in order:
+        if needed is not None and node not in needed:
+            continue
+        for child, _ in node.next_functions:
+            if child is not None and (needed is None or child in needed):
+                deps[child] = deps.get(child, 0) + 1
+    return deps, needed
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True):
+    """Propagate ``root_grads`` from the tensors ``roots`` back through the graph.
+
+    With ``accumulate`` (``Tensor.backward``), gradients go into the ``.grad`` of leaves (only
+    those in ``inputs`` when given). Without it (``autograd.grad``), the gradients reaching
+    ``inputs`` are returned instead, as a list aligned with ``inputs``.
+    """
+    pending: dict = {}
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        node, nr = gradient_edge(t)
+        buf = pending.get(node)
+        if buf is None:
+            buf = pending[node] = [None] * node.n_outputs
+            root_nodes.append(node)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for i, t in enumerate(inputs):
+            node, nr = gradient_edge(t)
+            targets.setdefault(node, []).append((nr, i))
+    deps, needed = _reachable(root_nodes, targets)
+    captured = [None] * len(inputs) if inputs is not None else None
+
+    ready = [n for n in root_nodes if n not in deps]
+    prev_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
+            buf = pending.pop(node, None)
+            if buf is None:
+                buf = [None] * node.n_outputs
+            _run_tensor_hooks(node, buf)
+            if targets is not None and node in targets:
+                for nr, i in targets[node]:
+                    captured[i] = buf[nr]
+                if not accumulate and not any(c in needed for c, _ in node.next_functions):
+                    continue
+            if type(node) is AccumulateGrad and (not accumulate or (
+                    targets is not None and node not in targets)):
+                continue
+            if node._pre_hooks is not None:
+                for hook in node._pre_hooks:
+                    new = hook(tuple(buf))
+                    if new is not None:
+                        buf = list(new)
+            in_grads = node.apply(buf) if any(g is not None for g in buf) else ()
+            if node._post_hooks is not None:
+                for hook in node._post_hooks:
+                    new = hook(tuple(in_grads), tuple(buf))
+                    if new is not None:
+                        in_grads = list(new)
+            if not retain_graph:
+                node.release()
+            edges = node.next_functions
+            for j, (child, nr) in enumerate(edges):
+                if child is None or (needed is not None and child not in needed):
+                    continue
+                g = in_grads[j] if j < len(in_grads) else None
+                if g is not None:
+                    cbuf = pending.get(child)
+                    if cbuf is None:
+                        cbuf = pending[child] = [None] * child.n_outputs
+                    cbuf[nr] = g if cbuf[nr] is None else cbuf[nr] + g
+                left = deps[child] - 1
+                deps[child] = left
+                if left == 0:
+                    ready.append(child)
+    finally:
+        _grad_state.enabled = prev_mode
+    return captured
+
+
+def _run_tensor_hooks(node: Node, buf: list) -> None:
+    """Apply hooks registered on non-leaf tensors, then store retained grads (PyTorch's order)."""
+    if node._tensor_hooks is not None:
+        for nr, hooks in node._tensor_hooks.items():
+            for hook in list(hooks):
+                if buf[nr] is not None:
+                    new = hook(buf[nr])
+                    if new is not None:
+                        buf[nr] = new
+    if node._retain is not None:
+        for nr, ref in node._retain.items():
+            t = ref()
+            if t is not None and buf[nr] is not None:
+                g = buf[nr] if _grad_state.enabled else buf[nr].detach()
+                if t.grad is None:
+                    t.grad = g.clone() if not _grad_state.enabled else g
+                else:
+                    t.grad = t.grad + g
+
+
+def make_accumulator(t) -> AccumulateGrad:
+    """Create the leaf node for ``t``; the tensor keeps only a weak reference, as in PyTorch."""
+    acc = AccumulateGrad(t)
+    t._accum_ref = weakref.ref(acc)
+    return acc

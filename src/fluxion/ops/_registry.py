@@ -1,0 +1,336 @@
+"""``defop``: one declaration per differentiable primitive, compiled to a lean call path.
+
+A declaration names the forward (on raw arrays, receiving the array module ``xp``) and one VJP
+rule per differentiable input, keyed by the parameter name. Rules are written with fluxion Tensor
+ops, so running them with grad mode on (``create_graph=True``) records their own graph: double
+backward comes for free.
+
+At registration ``defop`` reads each rule's parameter names once and decides what the node must
+save: the inputs the rules name, and ``result`` when a rule asks for the output. What runs per
+call is ``_apply``: unwrap, promote dtypes, call the backend, wrap, and build one node only when
+grad mode is on and an input requires grad.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..autograd.engine import FREED_MSG, Node
+from ..autograd.grad_mode import state as _grad_state
+from ..tensor import Tensor, _wrap
+
+__all__ = ["defop", "OpDef", "REGISTRY", "ZERO", "NOT_DIFFERENTIABLE", "sum_to"]
+
+xp = np  # NOTE: CPU backend; the device seam picks cupy for CUDA tensors (fluxion._backend)
+
+ZERO = "zero"  # the derivative exists and is 0 everywhere (floor, sign, round)
+NOT_DIFFERENTIABLE = "not_differentiable"  # the output never gets a grad_fn (argmax, comparisons)
+
+REGISTRY: dict = {}
+
+_FLOAT_KINDS = "f"
+_PY_NUM = (int, float)
+
+
+class OpDef:
+    """What ``defop`` records about an op; read by the engine, tests, docs and dialects."""
+
+    __slots__ = (
+        "name",
+        "forward",
+        "grads",
+        "tensor_params",
+        "attr_params",
+        "rules",
+        "save_idx",
+        "save_result",
+        "broadcasts",
+        "promote",
+        "view",
+        "node_cls",
+        "shape_idx",
+        "differentiable",
+        "public",
+        "__dict__",
+    )
+
+    def __repr__(self) -> str:
+        return f"OpDef({self.name!r})"
+
+
+class OpNode(Node):
+    """Backward node of a ``defop`` op. One subclass per op gives PyTorch's names."""
+
+    __slots__ = ("_saved", "_versions", "_attrs", "_result", "_shapes", "_dtypes", "_freed")
+    _op: OpDef
+
+    def release(self) -> None:
+        if self._saved or self._result is not None:
+            self._saved = None
+            self._result = None
+            self._freed = True
+
+    def apply(self, grads: list):
+        op = self._op
+        grad = grads[0]
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        env = self._unpack()
+        out = []
+        edges = self.next_functions
+        for i, (rule, idx) in enumerate(op.rules):
+            if edges[i][0] is None or rule is None:
+                out.append(None)
+                continue
+            g = rule(grad, *[env[j] for j in idx])
+            if op.broadcasts:
+                shape = self._shapes[i]
+                if g.shape != shape:
+                    g = sum_to(g, shape)
+            out.append(g)
+        return out
+
+    def _unpack(self) -> list:
+        """Return saved inputs, attributes and result, checking in-place modification."""
+        env = []
+        if self._saved:
+            for t, v in zip(self._saved, self._versions):
+                if isinstance(t, Tensor) and t._version != v:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified "
+                        f"by an inplace operation: [{t.type()} {list(t.shape)}], which is "
+                        f"needed by {self.name()}, is at version {t._version}; expected version "
+                        f"{v} instead. Hint: clone the tensor before the in-place operation, or "
+                        "do the in-place operation after backward."
+                    )
+                env.append(t)
+        else:
+            env.extend([None] * len(self._op.save_idx))
+        env.extend(self._attrs)
+        if self._op.save_result:
+            r = _wrap(self._result)
+            if _grad_state.enabled:  # double backward: the output is a function of the inputs
+                r.grad_fn = self
+                r.requires_grad = True
+            env.append(r)
+        if self._op.shape_idx:
+            for i, is_dtype in self._op.shape_idx:
+                env.append(_dt.FROM_NP[self._dtypes[i]] if is_dtype else self._shapes[i])
+        return env
+
+    @property
+    def _saved_tensors(self):
+        return tuple(t for t in (self._saved or ()) if isinstance(t, Tensor))
+
+
+def sum_to(g: Tensor, shape: tuple) -> Tensor:
+    """Sum ``g`` over the dimensions broadcasting added, so that it has ``shape``."""
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
+    )
+    if dims:
+        g = g.sum(dims, keepdim=True)
+    if lead:
+        g = g.reshape(shape)
+    return g
+
+
+def _rule_params(rule: Callable) -> list[str]:
+    names = []
+    for p in inspect.signature(rule).parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "grad":
+            names.append(p.name)
+    return names
+
+
+def defop(
+    name: str,
+    forward: Callable,
+    grads=None,
+    *,
+    inputs: tuple | None = None,
+    broadcasts: bool = False,
+    promote: str | None = None,
+    view: bool = False,
+    node_name: str | None = None,
+    aux: tuple = (),
+) -> Callable:
+    """Declare an op and return its public function.
+
+    Args:
+        name: Public name (``"mul"``); the node class is ``MulBackward0`` unless ``node_name``.
+        forward: ``forward(xp, *params)`` on raw arrays; its parameter names are the public
+            signature (defaults included).
+        grads: ``{param: rule}`` where ``rule(grad, <names>...)`` returns the VJP for ``param``;
+            or ``ZERO`` / ``NOT_DIFFERENTIABLE``.
+        inputs: Names of the tensor parameters (default: the keys of ``grads``).
+        broadcasts: The engine sums gradients back to each input's shape.
+        promote: ``"promote"`` casts tensor inputs to PyTorch's common dtype first; ``"float"``
+            also turns integer results into the default float dtype.
+        view: The result shares memory (and the version counter) with the first input.
+        aux: Names of extra, non-differentiable outputs the forward returns after the first
+            (``max(dim)`` returns ``indices``); rules may ask for them by name.
+    """
+    sig = inspect.signature(forward)
+    params = list(sig.parameters.values())[1:]  # drop xp
+    pnames = [p.name for p in params]
+    differentiable = isinstance(grads, dict)
+    if inputs is None:
+        inputs = tuple(grads) if differentiable else (pnames[0],)
+    tensor_params = [n for n in pnames if n in inputs]
+    attr_params = [n for n in pnames if n not in inputs]
+    if pnames[: len(tensor_params)] != tensor_params:
+        raise TypeError(f"defop({name!r}): tensor parameters must come before the others")
+    if any(p.kind is p.KEYWORD_ONLY for p in params):
+        fwd = forward
+        forward = lambda xp, *a: fwd(xp, *a[: len(pos)], **dict(zip(kw, a[len(pos):])))  # noqa: E731
+        pos = [p.name for p in params if p.kind is not p.KEYWORD_ONLY]
+        kw = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+    op = OpDef()
+    op.name, op.forward, op.grads = name, forward, grads
+    op.tensor_params, op.attr_params = tuple(tensor_params), tuple(attr_params)
+    op.broadcasts, op.promote, op.view = broadcasts, promote, view
+    op.differentiable = differentiable
+
+    rules = []
+    saved: list[str] = []
+    needs_result = False
+    if differentiable:
+        wanted = {n for r in grads.values() if callable(r) for n in _rule_params(r)}
+        saved = [n for n in tensor_params if n in wanted]
+        needs_result = "result" in wanted
+        meta = [(n, k) for n in tensor_params for k in ("shape", "dtype") if f"{n}_{k}" in wanted]
+        env_names = saved + attr_params + list(aux) + (["result"] if needs_result else [])
+        env_names += [f"{n}_{k}" for n, k in meta]
+        for n in tensor_params:
+            rule = grads.get(n)
+            if rule is ZERO:
+                rule = _zero_rule
+            if rule is None:
+                rules.append((None, ()))
+            else:
+                rules.append((rule, tuple(env_names.index(a) for a in _rule_params(rule))))
+    op.rules = tuple(rules)
+    # (input index, is_dtype) for rules that ask for `<param>_shape` or `<param>_dtype`
+    op.shape_idx = tuple((tensor_params.index(n), k == "dtype") for n, k in meta) \
+        if differentiable else ()
+    op.save_idx = tuple(tensor_params.index(n) for n in saved)
+    op.save_result = needs_result
+    cls_name = node_name or "".join(w.capitalize() for w in name.split("_")) + "Backward0"
+    op.node_cls = type(cls_name, (OpNode,), {"__slots__": (), "_op": op})
+    REGISTRY[name] = op
+
+    # Build the public function with the forward's exact signature, so Python binds the keywords
+    # (no kwargs parsing of ours on the hot path) and inspect/help show PyTorch's signature.
+    sig_src = str(sig.replace(parameters=params))[1:-1]
+    ns = {"_apply": _apply, "_op": op, "__defaults__": None}
+    for p in params:
+        if p.default is not p.empty:
+            ns[f"_d_{p.name}"] = p.default
+            sig_src = sig_src.replace(f"{p.name}={p.default!r}", f"{p.name}=_d_{p.name}", 1)
+    targs = ", ".join(tensor_params) + ("," if len(tensor_params) == 1 else "")
+    aargs = ", ".join(attr_params) + ("," if len(attr_params) == 1 else "")
+    src = f"def {name}({sig_src}):\n    return _apply(_op, ({targs}), ({aargs}))\n"
+    exec(src, ns)  # noqa: S102 - generated once at import time from the declaration
+    fn = ns[name]
+    fn.__qualname__ = name
+    fn.__module__ = "fluxion"
+    op.public = fn
+    return fn
+
+
+def _zero_rule(grad):
+    return grad.new_zeros(grad.shape)  # elementwise ops only: the input has the grad's shape
+
+
+def _promote(datas: list, kind: str) -> None:
+    """Cast array inputs in place (in the list) to PyTorch's result dtype for the op."""
+    key = []
+    for d in datas:
+        if type(d) is np.ndarray or hasattr(d, "dtype"):
+            key.append((d.dtype, d.ndim == 0))
+        elif d is not None:
+            key.append((type(d), True))
+    want = _dt.promote_key(tuple(key))
+    if kind == "float" and want.kind not in _FLOAT_KINDS:
+        want = _dt.get_default_dtype().np
+    for i, d in enumerate(datas):
+        dt = getattr(d, "dtype", None)
+        if dt is not None and dt is not want:
+            datas[i] = d.astype(want)
+        elif dt is None and kind == "float" and type(d) is int:
+            datas[i] = float(d)
+
+
+def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
+    datas = []
+    track = False
+    for a in args:
+        if isinstance(a, Tensor):
+            datas.append(a._data)
+            if a.requires_grad:
+                track = True
+        else:
+            datas.append(a)
+    if op.promote is not None:
+        n = len(datas)
+        if n == 1:
+            if datas[0].dtype.kind != "f":
+                _promote(datas, op.promote)
+        elif n == 2:
+            a, b = datas
+            # fast path: same float dtype on both sides, or a float tensor with a Python number
+            if not (getattr(a, "dtype", 0) is getattr(b, "dtype", 1) and a.dtype.kind == "f") and \
+                    not (type(b) in _PY_NUM and getattr(a, "dtype", None) is not None and
+                         a.dtype.kind == "f"):
+                _promote(datas, op.promote)
+        else:
+            _promote(datas, op.promote)
+    out = op.forward(xp, *datas, *attrs)
+    if type(out) is tuple:
+        return _wrap_multi(op, args, attrs, out, track)
+    result = _wrap(out)
+    if op.view:
+        result._share_version(args[0])
+    if track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
+        _record(op, args, attrs, result, out)
+    return result
+
+
+def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
+    node = op.node_cls()
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            fn = a.grad_fn
+            edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
+        else:
+            edges.append((None, 0))
+    node.next_functions = tuple(edges)
+    if op.save_idx:
+        saved = node._saved = [args[i] for i in op.save_idx]
+        node._versions = [s._version if isinstance(s, Tensor) else 0 for s in saved]
+    else:
+        node._saved = None
+    node._attrs = attrs
+    node._result = out if op.save_result else None
+    node._freed = False
+    if op.broadcasts or op.shape_idx:
+        node._shapes = tuple(a._data.shape if isinstance(a, Tensor) else () for a in args)
+        if op.shape_idx:
+            node._dtypes = tuple(a._data.dtype if isinstance(a, Tensor) else None for a in args)
+    result.grad_fn = node
+    result.requires_grad = True
+
+
+def _wrap_multi(op, args, attrs, outs, track):
+    """Ops like ``max(dim)`` return (values, indices): only the first output is differentiable."""
+    values = _wrap(outs[0])
+    if track and _grad_state.enabled and op.differentiable and outs[0].dtype.kind == "f":
+        _record(op, args, attrs + (outs[1],), values, outs[0])
+    return (values,) + tuple(_wrap(o) for o in outs[1:])

@@ -1,0 +1,414 @@
+"""Pointwise ops and their derivative rules.
+
+Every rule is written with fluxion Tensor ops, so it is itself differentiable (double backward).
+Non-smooth points are decided where the rule lives, matching PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..tensor import Tensor
+from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# ------------------------------------------------------------------------ binary arithmetic
+
+
+def _add_fwd(xp, input, other, alpha=1):
+    return xp.add(input, other) if alpha == 1 else xp.add(input, xp.multiply(other, alpha))
+
+
+add = defop("add", _add_fwd, broadcasts=True, promote="promote",
+            grads={"input": lambda grad: grad,
+                   "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha})
+
+
+def _sub_fwd(xp, input, other, alpha=1):
+    return xp.subtract(input, other) if alpha == 1 else xp.subtract(input, xp.multiply(other, alpha))
+
+
+sub = defop("sub", _sub_fwd, broadcasts=True, promote="promote",
+            grads={"input": lambda grad: grad,
+                   "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha})
+
+mul = defop("mul", lambda xp, input, other: xp.multiply(input, other),
+            broadcasts=True, promote="promote",
+            grads={"input": lambda grad, other: grad * other,
+                   "other": lambda grad, input: grad * input})
+
+_true_div = defop("div", lambda xp, input, other: xp.true_divide(input, other),
+                  broadcasts=True, promote="float",
+                  grads={"input": lambda grad, other: grad / other,
+                         "other": lambda grad, input, other: -grad * input / (other * other)})
+
+
+def _div_round_fwd(xp, input, other, rounding_mode):
+    if rounding_mode == "floor":
+        return xp.floor_divide(input, other)
+    q = xp.true_divide(input, other)
+    return xp.trunc(q).astype(q.dtype if input.dtype.kind == "f" else input.dtype)
+
+
+# rounding division is piecewise constant: zero gradient almost everywhere, as in PyTorch
+_div_rounding = defop("div_rounding", _div_round_fwd, broadcasts=True, promote="promote",
+                      node_name="DivBackward1", grads={"input": ZERO, "other": ZERO})
+
+
+def div(input, other, *, rounding_mode=None):
+    """Divide ``input`` by ``other`` (true division, or ``'trunc'`` / ``'floor'`` rounding).
+
+    >>> fluxion.div(fluxion.tensor([1, 3]), 2)
+    tensor([0.5000, 1.5000])
+    >>> fluxion.div(fluxion.tensor([-3., 3.]), 2, rounding_mode="floor")
+    tensor([-2.,  1.])
+    """
+    if rounding_mode is None:
+        return _true_div(input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
+        )
+    return _div_rounding(input, other, rounding_mode)
+
+
+true_divide = divide = div
+
+floor_divide = defop("floor_divide", lambda xp, input, other: xp.floor_divide(input, other),
+                     broadcasts=True, promote="promote", grads={"input": ZERO, "other": ZERO})
+
+remainder = defop("remainder", lambda xp, input, other: xp.remainder(input, other),
+                  broadcasts=True, promote="promote",
+                  grads={"input": lambda grad: grad,
+                         "other": lambda grad, input, other: -grad * floor_divide(input, other)})
+
+fmod = defop("fmod", lambda xp, input, other: xp.fmod(input, other),
+             broadcasts=True, promote="promote",
+             grads={"input": lambda grad: grad,
+                    "other": lambda grad, input, other: -grad * div(input, other,
+                                                                    rounding_mode="trunc")})
+
+atan2 = defop("atan2", lambda xp, input, other: xp.arctan2(input, other),
+              broadcasts=True, promote="float",
+              grads={"input": lambda grad, input, other: grad * other / (input * input
+                                                                         + other * other),
+                     "other": lambda grad, input, other: -grad * input / (input * input
+                                                                          + other * other)})
+
+# ties split the gradient in half between the two inputs, as in PyTorch
+maximum = defop("maximum", lambda xp, input, other: xp.maximum(input, other),
+                broadcasts=True, promote="promote",
+                grads={"input": lambda grad, input, other: grad * _tie_weight(input, other),
+                       "other": lambda grad, input, other: grad * _tie_weight(other, input)})
+minimum = defop("minimum", lambda xp, input, other: xp.minimum(input, other),
+                broadcasts=True, promote="promote",
+                grads={"input": lambda grad, input, other: grad * _tie_weight(other, input),
+                       "other": lambda grad, input, other: grad * _tie_weight(input, other)})
+
+
+def _tie_weight(winner, loser):
+    """1 where ``winner > loser``, 0.5 on ties, 0 elsewhere (a constant: no graph)."""
+    return (winner > loser).to(winner.dtype) + (winner == loser).to(winner.dtype) * 0.5
+
+
+# ------------------------------------------------------------------------ pow
+
+
+def _pow_input_grad(grad, input, exponent):
+    # d(x^e)/dx = e x^(e-1); PyTorch defines it as 0 where e == 0 (also at x == 0)
+    if not isinstance(exponent, Tensor):
+        if exponent == 0:
+            return grad * 0.0
+        return grad * exponent * input.pow(exponent - 1)
+    return grad * where(exponent == 0, 0.0, exponent * input.pow(exponent - 1))
+
+
+def _pow_exponent_grad(grad, input, result):
+    # d(x^e)/de = x^e log x, defined as 0 where x == 0 and e >= 0 (PyTorch's convention)
+    if not isinstance(input, Tensor):
+        return grad * result * math.log(input) if input != 0 else grad * 0.0
+    return grad * where(input == 0, 0.0, result * input.log())
+
+
+_pow_scalar = defop("pow_scalar", lambda xp, input, exponent: xp.power(input, exponent),
+                    promote="promote", node_name="PowBackward0",
+                    inputs=("input",), grads={"input": _pow_input_grad})
+_pow_tensor = defop("pow_tensor", lambda xp, input, exponent: xp.power(input, exponent),
+                    broadcasts=True, promote="promote", node_name="PowBackward1",
+                    grads={"input": _pow_input_grad, "exponent": _pow_exponent_grad})
+_pow_scalar_base = defop("pow_scalar_base", lambda xp, input, exponent: xp.power(input, exponent),
+                         promote="float", node_name="PowBackward2",
+                         inputs=("input", "exponent"), grads={"exponent": _pow_exponent_grad})
+
+
+def pow(input, exponent):
+    """Raise ``input`` to ``exponent`` (either may be a tensor; one may be a number).
+
+    >>> fluxion.pow(fluxion.tensor([2.0, 3.0]), 2)
+    tensor([4., 9.])
+    """
+    if not isinstance(exponent, Tensor):
+        if isinstance(input, Tensor) and input.dtype.is_floating_point is False and (
+            isinstance(exponent, int) and exponent < 0
+        ):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return _pow_scalar(input, exponent)
+    if not isinstance(input, Tensor):
+        return _pow_scalar_base(input, exponent)
+    return _pow_tensor(input, exponent)
+
+
+float_power = pow
+
+# ------------------------------------------------------------------------ unary
+
+
+def _unary(name, fn, rule, promote="float", **kw):
+    return defop(name, fn, grads={"input": rule} if callable(rule) or rule is ZERO else rule,
+                 promote=promote, **kw)
+
+
+neg = _unary("neg", lambda xp, input: xp.negative(input), lambda grad: -grad, promote=None)
+negative = neg
+# d|x|/dx at 0 := 0 (sign(0) == 0), same as PyTorch
+abs = _unary("abs", lambda xp, input: xp.abs(input), lambda grad, input: grad * input.sign(),
+             promote=None)
+absolute = abs
+exp = _unary("exp", lambda xp, input: xp.exp(input), lambda grad, result: grad * result)
+exp2 = _unary("exp2", lambda xp, input: xp.exp2(input),
+              lambda grad, result: grad * result * _LN2)
+expm1 = _unary("expm1", lambda xp, input: xp.expm1(input),
+               lambda grad, result: grad * (result + 1))
+log = _unary("log", lambda xp, input: xp.log(input), lambda grad, input: grad / input)
+log2 = _unary("log2", lambda xp, input: xp.log2(input),
+              lambda grad, input: grad / (input * _LN2))
+log10 = _unary("log10", lambda xp, input: xp.log10(input),
+               lambda grad, input: grad / (input * _LN10))
+log1p = _unary("log1p", lambda xp, input: xp.log1p(input),
+               lambda grad, input: grad / (input + 1))
+sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input),
+              lambda grad, result: grad / (result * 2))
+rsqrt = _unary("rsqrt", lambda xp, input: 1 / xp.sqrt(input),
+               lambda grad, result: grad * result.pow(3) * -0.5)
+sin = _unary("sin", lambda xp, input: xp.sin(input), lambda grad, input: grad * input.cos())
+cos = _unary("cos", lambda xp, input: xp.cos(input), lambda grad, input: -grad * input.sin())
+tan = _unary("tan", lambda xp, input: xp.tan(input),
+             lambda grad, result: grad * (result * result + 1))
+asin = _unary("asin", lambda xp, input: xp.arcsin(input),
+              lambda grad, input: grad * (1 - input * input).rsqrt())
+acos = _unary("acos", lambda xp, input: xp.arccos(input),
+              lambda grad, input: -grad * (1 - input * input).rsqrt())
+atan = _unary("atan", lambda xp, input: xp.arctan(input),
+              lambda grad, input: grad / (input * input + 1))
+arcsin, arccos, arctan = asin, acos, atan
+sinh = _unary("sinh", lambda xp, input: xp.sinh(input), lambda grad, input: grad * input.cosh())
+cosh = _unary("cosh", lambda xp, input: xp.cosh(input), lambda grad, input: grad * input.sinh())
+tanh = _unary("tanh", lambda xp, input: xp.tanh(input),
+              lambda grad, result: grad * (1 - result * result))
+
+
+def _sigmoid_fwd(xp, input):
+    # exp(-|x|) never overflows; pick the algebraically equal form per sign
+    e = xp.exp(-xp.abs(input))
+    return xp.where(input >= 0, 1 / (1 + e), e / (1 + e)).astype(e.dtype, copy=False)
+
+
+sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda grad, result: grad * result * (1 - result))
+# relu'(0) := 0, same as PyTorch
+relu = _unary("relu", lambda xp, input: xp.maximum(input, 0),
+              lambda grad, result: grad * (result > 0), promote=None)
+
+
+def _softplus_fwd(xp, input, beta=1.0, threshold=20.0):
+    bx = input * beta
+    soft = xp.logaddexp(0, bx) / beta
+    return xp.where(bx > threshold, input, soft).astype(input.dtype, copy=False)
+
+
+softplus = defop("softplus", _softplus_fwd, promote="float",
+                 grads={"input": lambda grad, input, beta, threshold: where(
+                     input * beta > threshold, grad, grad * (input * beta).sigmoid())})
+
+
+def _erf_fwd(xp, input):
+    from .._backend import erf as _erf
+
+    return _erf(xp, input)
+
+
+erf = _unary("erf", _erf_fwd,
+             lambda grad, input: grad * (-(input * input)).exp() * _TWO_OVER_SQRT_PI)
+
+# piecewise-constant ops: the derivative exists almost everywhere and is 0 (PyTorch's choice)
+sign = _unary("sign", lambda xp, input: xp.sign(input), ZERO, promote=None)
+sgn = sign
+floor = _unary("floor", lambda xp, input: xp.floor(input), ZERO, promote=None)
+ceil = _unary("ceil", lambda xp, input: xp.ceil(input), ZERO, promote=None)
+trunc = _unary("trunc", lambda xp, input: xp.trunc(input), ZERO, promote=None)
+fix = trunc
+_round = defop("round", lambda xp, input, decimals=0: xp.round(input, decimals),
+               grads={"input": ZERO})
+
+
+def round(input, *, decimals: int = 0):
+    """Round half to even, to ``decimals`` decimal places.
+
+    >>> fluxion.round(fluxion.tensor([0.5, 1.5, 2.6]))
+    tensor([0., 2., 3.])
+    """
+    return _round(input, decimals)
+
+
+frac = _unary("frac", lambda xp, input: input - xp.trunc(input), lambda grad: grad, promote=None)
+reciprocal = _unary("reciprocal", lambda xp, input: 1 / input,
+                    lambda grad, result: -grad * result * result)
+square = _unary("square", lambda xp, input: xp.square(input),
+                lambda grad, input: grad * input * 2, promote=None, node_name="PowBackward0")
+
+# ------------------------------------------------------------------------ selection and clamping
+
+
+def _where_fwd(xp, condition, input, other):
+    if getattr(condition, "dtype", None) is not None and condition.dtype.kind != "b":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {condition.dtype}")
+    return xp.where(condition, input, other)
+
+
+_where = defop("where", _where_fwd, broadcasts=True, promote="promote",
+               inputs=("condition", "input", "other"), node_name="WhereBackward0",
+               grads={"input": lambda grad, condition: where(condition, grad, 0.0),
+                      "other": lambda grad, condition: where(condition, 0.0, grad)})
+
+
+def where(condition, input=None, other=None):
+    """Pick ``input`` where ``condition`` holds and ``other`` elsewhere.
+
+    >>> fluxion.where(fluxion.tensor([True, False]), fluxion.tensor([1., 2.]), 0.0)
+    tensor([1., 0.])
+    """
+    if input is None and other is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    return _where(condition, input, other)
+
+
+def _clamp_fwd(xp, input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    out = input
+    if min is not None:
+        out = xp.maximum(out, min)
+    if max is not None:
+        out = xp.minimum(out, max)
+    return out.astype(input.dtype, copy=False) if hasattr(input, "dtype") else out
+
+
+def _clamp_mask(input, min, max):
+    """Where clamp passes ``input`` through (bounds inclusive, as in PyTorch)."""
+    keep = None
+    if min is not None:
+        keep = input >= min
+    if max is not None:
+        hi = input <= max
+        keep = hi if keep is None else keep.logical_and(hi)
+    return keep
+
+
+clamp = defop("clamp", _clamp_fwd, broadcasts=True, promote="promote",
+              inputs=("input", "min", "max"),
+              grads={"input": lambda grad, input, min, max: where(_clamp_mask(input, min, max),
+                                                                  grad, 0.0),
+                     "min": lambda grad, input, min, max: where(
+                         (input < min).logical_and(_clamp_mask(min, None, max)), grad, 0.0),
+                     "max": lambda grad, input, max: where(input > max, grad, 0.0)})
+clip = clamp
+
+
+def clamp_min(input, min):
+    """Clamp from below: ``max(input, min)``."""
+    return clamp(input, min, None)
+
+
+def clamp_max(input, max):
+    """Clamp from above: ``min(input, max)``."""
+    return clamp(input, None, max)
+
+
+lerp = defop("lerp", lambda xp, input, end, weight: input + weight * (end - input),
+             broadcasts=True, promote="promote",
+             grads={"input": lambda grad, weight: grad * (1 - weight),
+                    "end": lambda grad, weight: grad * weight,
+                    "weight": lambda grad, input, end: grad * (end - input)})
+
+
+def _nan_to_num_fwd(xp, input, nan=0.0, posinf=None, neginf=None):
+    return xp.nan_to_num(input, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# the gradient passes only where input was finite (NaN/inf were replaced by constants)
+nan_to_num = defop("nan_to_num", _nan_to_num_fwd,
+                   grads={"input": lambda grad, input: where(input.isfinite(), grad, 0.0)})
+
+addcmul = defop("addcmul", lambda xp, input, tensor1, tensor2, value=1:
+                input + value * tensor1 * tensor2, broadcasts=True, promote="promote",
+                grads={"input": lambda grad: grad,
+                       "tensor1": lambda grad, tensor2, value: grad * tensor2 * value,
+                       "tensor2": lambda grad, tensor1, value: grad * tensor1 * value})
+addcdiv = defop("addcdiv", lambda xp, input, tensor1, tensor2, value=1:
+                input + value * tensor1 / tensor2, broadcasts=True, promote="promote",
+                grads={"input": lambda grad: grad,
+                       "tensor1": lambda grad, tensor2, value: grad * value / tensor2,
+                       "tensor2": lambda grad, tensor1, tensor2, value:
+                       -grad * value * tensor1 / (tensor2 * tensor2)})
+
+# ------------------------------------------------------------------------ comparisons and logic
+
+
+def _nd(name, fn, promote="promote"):
+    return defop(name, fn, NOT_DIFFERENTIABLE, inputs=("input", "other"), promote=promote)
+
+
+eq = _nd("eq", lambda xp, input, other: xp.equal(input, other))
+ne = _nd("ne", lambda xp, input, other: xp.not_equal(input, other))
+lt = _nd("lt", lambda xp, input, other: xp.less(input, other))
+le = _nd("le", lambda xp, input, other: xp.less_equal(input, other))
+gt = _nd("gt", lambda xp, input, other: xp.greater(input, other))
+ge = _nd("ge", lambda xp, input, other: xp.greater_equal(input, other))
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+logical_and = _nd("logical_and", lambda xp, input, other: xp.logical_and(input, other), None)
+logical_or = _nd("logical_or", lambda xp, input, other: xp.logical_or(input, other), None)
+logical_xor = _nd("logical_xor", lambda xp, input, other: xp.logical_xor(input, other), None)
+
+
+def _bitwise(name, fn):
+    def forward(xp, input, other):
+        if input.dtype.kind == "f" or getattr(other, "dtype", None) is not None and \
+                other.dtype.kind == "f" or isinstance(other, float):
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
+        return fn(xp, input, other)
+
+    return _nd(name, forward)
+
+
+bitwise_and = _bitwise("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))
+bitwise_or = _bitwise("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))
+bitwise_xor = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
+
+
+def _bitwise_not_fwd(xp, input):
+    if input.dtype.kind == "f":
+        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    return xp.invert(input)
+
+
+bitwise_not = defop("bitwise_not", _bitwise_not_fwd, NOT_DIFFERENTIABLE)
+logical_not = defop("logical_not", lambda xp, input: xp.logical_not(input), NOT_DIFFERENTIABLE)
+isnan = defop("isnan", lambda xp, input: xp.isnan(input), NOT_DIFFERENTIABLE)
+isinf = defop("isinf", lambda xp, input: xp.isinf(input), NOT_DIFFERENTIABLE)
+isfinite = defop("isfinite", lambda xp, input: xp.isfinite(input), NOT_DIFFERENTIABLE)
