@@ -179,9 +179,13 @@ def _sized(fn, size, dtype, requires_grad):
     shape = _as_shape(size)
     for s in shape:
         if not isinstance(s, (int, np.integer)):
-            raise TypeError(f"size must be a tuple of ints, but got an element of type {type(s).__name__}")
+            raise TypeError(
+                f"size must be a tuple of ints, but got an element of type {type(s).__name__}"
+            )
         if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {s}: {list(shape)}"
+            )
     return _finish(fn(tuple(shape), dtype=_np_dtype(dtype)), requires_grad)
 
 
@@ -275,8 +279,9 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
-             requires_grad=False) -> Tensor:
+def logspace(
+    start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Return ``steps`` values spaced evenly on a log scale."""
     arr = np.logspace(start, end, steps, base=base).astype(_np_dtype(dtype))
     return _finish(arr, requires_grad)
@@ -306,8 +311,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
     return _finish(_random.rng(generator).standard_normal(shape).astype(d), requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False) -> Tensor:
+def randint(
+    low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Return integers drawn uniformly from ``[low, high)``.
 
     >>> fluxion.randint(0, 3, (5,)).dtype
@@ -337,8 +343,10 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=F
 
 def _like(fn, input: Tensor, dtype, requires_grad, *args) -> Tensor:
     d = input.dtype if dtype is None else dtype
-    return fn(*args, input.shape, dtype=d, requires_grad=requires_grad) if args else fn(
-        input.shape, dtype=d, requires_grad=requires_grad
+    return (
+        fn(*args, input.shape, dtype=d, requires_grad=requires_grad)
+        if args
+        else fn(input.shape, dtype=d, requires_grad=requires_grad)
     )
 
 
@@ -363,20 +371,26 @@ def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False):
     """Return a tensor like ``input`` filled with ``fill_value``."""
-    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype,
-                requires_grad=requires_grad)
+    return full(
+        input.shape,
+        fill_value,
+        dtype=input.dtype if dtype is None else dtype,
+        requires_grad=requires_grad,
+    )
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Return uniform samples with the shape of ``input``."""
-    return rand(input.shape, dtype=input.dtype if dtype is None else dtype,
-                requires_grad=requires_grad)
+    return rand(
+        input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad
+    )
 
 
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Return normal samples with the shape of ``input``."""
-    return randn(input.shape, dtype=input.dtype if dtype is None else dtype,
-                 requires_grad=requires_grad)
+    return randn(
+        input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad
+    )
 
 
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None) -> Tensor:

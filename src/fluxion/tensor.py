@@ -15,7 +15,6 @@ import numpy as np
 
 from . import dtypes as _dt
 from .autograd import engine as _engine
-from .autograd.grad_mode import state as _grad_state
 from .device import CPU, device
 
 __all__ = ["Tensor"]
@@ -190,7 +189,9 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        return self.detach()
+        # NOTE: unlike detach(), .data has its own version counter: writes through it are
+        # invisible to autograd's in-place checks, as in PyTorch.
+        return _wrap(self._data)
 
     @data.setter
     def data(self, value: Tensor) -> None:

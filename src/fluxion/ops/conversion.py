@@ -19,9 +19,12 @@ def _to_fwd(xp, input, dtype):
     return input.astype(dtype.np)
 
 
-_to_copy = defop("to_copy", _to_fwd,
-                 grads={"input": lambda grad, input_dtype: grad.to(input_dtype)},
-                 node_name="ToCopyBackward0")
+_to_copy = defop(
+    "to_copy",
+    _to_fwd,
+    grads={"input": lambda grad, input_dtype: grad.to(input_dtype)},
+    node_name="ToCopyBackward0",
+)
 
 
 def to(input: Tensor, *args, **kwargs) -> Tensor:

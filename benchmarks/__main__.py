@@ -1,0 +1,97 @@
+"""Run fluxion and torch side by side, alternating, and print medians and ratios.
+
+Usage: ``python -m benchmarks --against torch [--repeat 15] [--only overhead,matmul]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+from .workloads import WORKLOADS
+
+
+def _time(step, number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        step()
+    return (time.perf_counter() - t0) / number
+
+
+def _peak_rss_mb(lib_name: str) -> float:
+    """Peak RSS above the post-import baseline, measured in a fresh process."""
+    code = (
+        "import resource, importlib, sys\n"
+        "sys.path.insert(0, '.')\n"
+        f"lib = importlib.import_module('{lib_name}')\n"
+        "from benchmarks.workloads import memory\n"
+        "step = memory(lib)\n"
+        "def rss():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        for line in f:\n"
+        "            if line.startswith('VmRSS'):\n"
+        "                return int(line.split()[1]) / 1024\n"
+        "base = rss()\n"
+        "step()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--against", default="torch", choices=["torch"])
+    ap.add_argument("--repeat", type=int, default=11)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    import fluxion
+
+    torch.set_num_threads(2)
+    only = [w for w in args.only.split(",") if w]
+    rows = []
+    for name, (make, per) in WORKLOADS.items():
+        if only and name not in only:
+            continue
+        steps = {"fluxion": make(fluxion), "torch": make(torch)}
+        for s in steps.values():  # warm up both
+            s()
+            s()
+        probe = _time(steps["torch"], 1)
+        number = max(1, int(0.05 / max(probe, 1e-6)))
+        times: dict = {"fluxion": [], "torch": []}
+        for _ in range(args.repeat):  # alternate, so drift hits both libraries alike
+            for lib in ("fluxion", "torch"):
+                times[lib].append(_time(steps[lib], number))
+        f, t = statistics.median(times["fluxion"]), statistics.median(times["torch"])
+        unit, scale = ("us/op", 1e6 / per) if per > 1 else ("ms", 1e3)
+        rows.append((name, f * scale, t * scale, unit, f / t))
+    if not only or "memory" in only:
+        fm, tm = _peak_rss_mb("fluxion"), _peak_rss_mb("torch")
+        rows.append(("memory", fm, tm, "MB", fm / tm))
+
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(
+        f"fluxion {fluxion.__version__} vs torch {torch.__version__}, numpy "
+        f"{__import__('numpy').__version__}, Python {platform.python_version()}, "
+        f"{platform.machine()}"
+    )
+    print(f"{'workload':<20}{'fluxion':>12}{'torch':>12}  {'unit':<6}{'ratio':>8}")
+    for name, f, t, unit, r in rows:
+        print(f"{name:<20}{f:>12.2f}{t:>12.2f}  {unit:<6}{r:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
