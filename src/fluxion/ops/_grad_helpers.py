@@ -23,8 +23,11 @@ def norm_dims(dim: Any, ndim: int, op: str = "") -> tuple:
     if dim is None or dim == ():
         return tuple(range(ndim))
     if isinstance(dim, int) or hasattr(dim, "__index__"):
-        return (norm_dim(int(dim), ndim, op),)
+        d = norm_dim(int(dim), ndim, op)
+        return (d,) if ndim else ()  # a 0-d tensor accepts dim 0 / -1 and reduces nothing
     dims = tuple(sorted(norm_dim(int(d), ndim, op) for d in dim))
+    if not ndim:
+        return ()
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"{op}: dim {list(dim)} appears multiple times in the list of dims")
     return dims

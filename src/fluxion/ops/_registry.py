@@ -136,6 +136,33 @@ class OpNode(Node):
         return tuple(t for t in (self._saved or ()) if isinstance(t, Tensor))
 
 
+class SeqOpNode(OpNode):
+    """Node of an op whose tensor parameter is a sequence (``cat``): one edge per tensor."""
+
+    __slots__ = ()
+
+    def apply(self, grads: list):
+        rule, idx = self._op.rules[0]
+        env = list(self._attrs)
+        for _, is_dtype in self._op.shape_idx:
+            env.append(tuple(_dt.FROM_NP[d] for d in self._dtypes) if is_dtype else self._shapes)
+        gs = rule(grads[0], *[env[j] for j in idx])
+        return [g if e[0] is not None else None for g, e in zip(gs, self.next_functions)]
+
+
+class MultiOpNode(OpNode):
+    """Node shared by the outputs of a ``multi_output`` op (``split``); rules get ``grads``."""
+
+    __slots__ = ("_out_meta",)
+
+    def apply(self, grads: list):
+        if any(g is None for g in grads):  # an unused output contributes zeros, as in PyTorch
+            grads = [
+                _wrap(xp.zeros(*meta)) if g is None else g for g, meta in zip(grads, self._out_meta)
+            ]
+        return OpNode.apply(self, [grads])
+
+
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
     """Sum ``g`` over the dimensions broadcasting added, so that it has ``shape``."""
     lead = g.ndim - len(shape)
@@ -152,7 +179,7 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
 def _rule_params(rule: Callable) -> list[str]:
     names = []
     for p in inspect.signature(rule).parameters.values():
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "grad":
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("grad", "grads"):
             names.append(p.name)
     return names
 
@@ -168,6 +195,8 @@ def defop(
     view: bool = False,
     node_name: str | None = None,
     aux: tuple = (),
+    seq_input: bool = False,
+    multi_output: bool = False,
 ) -> Callable:
     """Declare an op and return its public function.
 
@@ -184,6 +213,13 @@ def defop(
         view: The result shares memory (and the version counter) with the first input.
         aux: Names of extra, non-differentiable outputs the forward returns after the first
             (``max(dim)`` returns ``indices``); rules may ask for them by name.
+        seq_input: The one tensor parameter is a sequence of tensors (``cat(tensors)``): the
+            node gets one edge per tensor and the rule returns one gradient per tensor. Rules
+            may ask for attributes and ``<param>_shape`` / ``<param>_dtype`` (tuples with one
+            entry per tensor), not for the tensors or ``result``.
+        multi_output: The forward returns a tuple of arrays, all differentiable (``split``).
+            One node serves every output; the rule's first argument is ``grads``, one gradient
+            per output (zeros for outputs that got none). Rules may not ask for ``result``.
     """
     sig = inspect.signature(forward)
     params = list(sig.parameters.values())[1:]  # drop xp
@@ -244,8 +280,14 @@ def defop(
             tuple((j, tensor_params.index(n)) for j, n in enumerate(saved) if n in used),
             "result" in used,
         )
+    op.seq_input, op.multi_output = seq_input, multi_output
+    if (seq_input and (len(tensor_params) != 1 or saved or needs_result)) or (
+        multi_output and needs_result
+    ):
+        raise TypeError(f"defop({name!r}): seq_input/multi_output rules cannot use that input")
+    base = SeqOpNode if seq_input else MultiOpNode if multi_output else OpNode
     cls_name = node_name or "".join(w.capitalize() for w in name.split("_")) + "Backward0"
-    op.node_cls = type(cls_name, (OpNode,), {"__slots__": (), "_op": op})
+    op.node_cls = type(cls_name, (base,), {"__slots__": (), "_op": op})
     REGISTRY[name] = op
 
     op.public = _make_public(op, sig, params, aux)
@@ -317,13 +359,17 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         "_promote1": _promote1,
         "_promote2": _promote2,
         "_scalar_input": _scalar_input,
+        "_apply_seq": _apply_seq,
     }
     for p in params:
         if p.default is not p.empty:
             ns[f"_d_{p.name}"] = p.default
             sig_src = sig_src.replace(f"{p.name}={p.default!r}", f"{p.name}=_d_{p.name}", 1)
     tp, ap = op.tensor_params, op.attr_params
-    if len(tp) in (1, 2) and not aux:
+    if op.seq_input:
+        aargs = ", ".join(ap) + ("," if len(ap) == 1 else "")
+        src = f"def {op.name}({sig_src}):\n    return _apply_seq(_op, {tp[0]}, ({aargs}))\n"
+    elif len(tp) in (1, 2) and not aux and not op.multi_output:
         attrs_tuple = ", ".join(ap) + ("," if len(ap) == 1 else "")
         fields = {
             "name": op.name,
@@ -394,6 +440,20 @@ def _promote(datas: list, kind: str) -> None:
             datas[i] = d.astype(want)
         elif dt is None and kind == "float" and type(d) is int:
             datas[i] = float(d)
+        elif type(d) is int and want.kind in "iu":
+            info = xp.iinfo(want)
+            if not info.min <= d <= info.max:  # PyTorch wraps out-of-range integers
+                datas[i] = xp.array(d).astype(want)
+
+
+def promote_pair(a, b, kind: str = "promote"):
+    """Promote two operands inside a forward (for ops that must look at raw dtypes first)."""
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray and a.dtype.kind == "f" and (
+        tb is float or tb is int or (tb is np.ndarray and b.dtype is a.dtype)
+    ):
+        return a, b
+    return _promote2(a, b, kind)
 
 
 def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
@@ -471,8 +531,66 @@ def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
 
 def _wrap_multi(op, args, attrs, outs, track):
     """Ops like ``max(dim)`` return (values, indices): only the first output is differentiable."""
+    if op.multi_output:
+        return _wrap_outputs(op, args, attrs, outs, track)
     outs = tuple(o if type(o) is np.ndarray else xp.asarray(o) for o in outs)
     values = _wrap(outs[0])
     if track and _grad_state.enabled and op.differentiable and outs[0].dtype.kind == "f":
         _record(op, args, attrs + (outs[1],), values, outs[0])
     return (values,) + tuple(_wrap(o) for o in outs[1:])
+
+
+def _wrap_outputs(op, args, attrs, outs, track):
+    """``multi_output`` ops: every output is differentiable through one shared node."""
+    results = tuple(_wrap(o) for o in outs)
+    if op.view:
+        for r in results:
+            r._share_version(args[0])
+    if results and track and _grad_state.enabled and op.differentiable and \
+            outs[0].dtype.kind == "f":
+        _record(op, args, attrs, results[0], outs[0])
+        node = results[0].grad_fn
+        node.n_outputs = len(outs)
+        node._out_meta = tuple((o.shape, o.dtype) for o in outs)
+        for i, r in enumerate(results[1:], 1):
+            r.grad_fn = node
+            r.requires_grad = True
+            r._output_nr = i
+    return results
+
+
+def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
+    """The call path of ``seq_input`` ops (``cat``, ``stack``): ordinary ops never come here."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"{op.name}(): argument '{op.tensor_params[0]}' (position 1) must be tuple of "
+            f"Tensors, not {type(tensors).__name__}"
+        )
+    datas = []
+    track = False
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}"
+            )
+        datas.append(t._data)
+        if t.requires_grad:
+            track = True
+    shapes = tuple(d.shape for d in datas)
+    dtypes = tuple(d.dtype for d in datas)
+    if op.promote is not None and len(datas) > 1 and len(set(dtypes)) > 1:
+        _promote(datas, op.promote)
+    out = op.forward(xp, datas, *attrs)
+    result = _wrap(out)
+    if track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
+        node = op.node_cls()
+        node.next_functions = tuple(
+            ((t.grad_fn, t._output_nr) if t.grad_fn is not None else (t._accumulator(), 0))
+            if t.requires_grad else (None, 0)
+            for t in tensors
+        )
+        node._saved, node._attrs, node._result, node._freed = None, attrs, None, False
+        node._shapes, node._dtypes = shapes, dtypes
+        result.grad_fn = node
+        result.requires_grad = True
+    return result

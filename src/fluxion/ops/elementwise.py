@@ -9,11 +9,39 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor
+from . import _registry
 from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# ------------------------------------------------------------------------ argument checks
+
+
+def _tensor_arg(value, op: str):
+    """Ops like ``maximum`` take tensors only, as in PyTorch (no Python numbers)."""
+    if getattr(value, "dtype", None) is None:
+        raise TypeError(
+            f"{op}(): argument 'other' (position 2) must be Tensor, not {type(value).__name__}"
+        )
+    return value
+
+
+def _no_bool(input, op: str):
+    if input.dtype.kind == "b":
+        raise RuntimeError(f"{op}: boolean inputs are not supported (use logical_not / to(int))")
+    return input
+
+
+def _rounding(fn, input, op: str):
+    """Rounding leaves integers unchanged (NumPy would turn them into float64)."""
+    if input.dtype.kind == "f":
+        return fn(input)
+    if input.dtype.kind == "b":
+        raise RuntimeError(f"\"{op}\" is not implemented for 'Bool' tensors")
+    return input.copy()
+
 
 # ------------------------------------------------------------------------ binary arithmetic
 
@@ -22,28 +50,63 @@ def _add_fwd(xp, input, other, alpha=1):
     return xp.add(input, other) if alpha == 1 else xp.add(input, xp.multiply(other, alpha))
 
 
-add = defop("add", _add_fwd, broadcasts=True, promote="promote",
-            grads={"input": lambda grad: grad,
-                   "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha})
+add = defop(
+    "add",
+    _add_fwd,
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha,
+    },
+)
 
 
 def _sub_fwd(xp, input, other, alpha=1):
-    return xp.subtract(input, other) if alpha == 1 else xp.subtract(input, xp.multiply(other, alpha))
+    if (
+        getattr(input, "dtype", None) == xp.bool_
+        or getattr(other, "dtype", None) == xp.bool_
+        or type(other) is bool
+        or type(input) is bool
+    ):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    input, other = _registry.promote_pair(input, other)  # after the check: bools become ints
+    if alpha == 1:
+        return xp.subtract(input, other)
+    return xp.subtract(input, xp.multiply(other, alpha))
 
 
-sub = defop("sub", _sub_fwd, broadcasts=True, promote="promote",
-            grads={"input": lambda grad: grad,
-                   "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha})
+sub = defop(
+    "sub",
+    _sub_fwd,
+    broadcasts=True,
+    grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha,
+    },
+)
 
-mul = defop("mul", lambda xp, input, other: xp.multiply(input, other),
-            broadcasts=True, promote="promote",
-            grads={"input": lambda grad, other: grad * other,
-                   "other": lambda grad, input: grad * input})
+mul = defop(
+    "mul",
+    lambda xp, input, other: xp.multiply(input, other),
+    broadcasts=True,
+    promote="promote",
+    grads={"input": lambda grad, other: grad * other, "other": lambda grad, input: grad * input},
+)
 
-_true_div = defop("div", lambda xp, input, other: xp.true_divide(input, other),
-                  broadcasts=True, promote="float",
-                  grads={"input": lambda grad, other: grad / other,
-                         "other": lambda grad, input, other: -grad * input / (other * other)})
+_true_div = defop(
+    "div",
+    lambda xp, input, other: xp.true_divide(input, other),
+    broadcasts=True,
+    promote="float",
+    grads={
+        "input": lambda grad, other: grad / other,
+        "other": lambda grad, input, other: -grad * input / (other * other),
+    },
+)
 
 
 def _div_round_fwd(xp, input, other, rounding_mode):
@@ -54,8 +117,14 @@ def _div_round_fwd(xp, input, other, rounding_mode):
 
 
 # rounding division is piecewise constant: zero gradient almost everywhere, as in PyTorch
-_div_rounding = defop("div_rounding", _div_round_fwd, broadcasts=True, promote="promote",
-                      node_name="DivBackward1", grads={"input": ZERO, "other": ZERO})
+_div_rounding = defop(
+    "div_rounding",
+    _div_round_fwd,
+    broadcasts=True,
+    promote="promote",
+    node_name="DivBackward1",
+    grads={"input": ZERO, "other": ZERO},
+)
 
 
 def div(input, other, *, rounding_mode=None):
@@ -78,36 +147,68 @@ def div(input, other, *, rounding_mode=None):
 
 true_divide = divide = div
 
-floor_divide = defop("floor_divide", lambda xp, input, other: xp.floor_divide(input, other),
-                     broadcasts=True, promote="promote", grads={"input": ZERO, "other": ZERO})
+floor_divide = defop(
+    "floor_divide",
+    lambda xp, input, other: xp.floor_divide(input, other),
+    broadcasts=True,
+    promote="promote",
+    grads={"input": ZERO, "other": ZERO},
+)
 
-remainder = defop("remainder", lambda xp, input, other: xp.remainder(input, other),
-                  broadcasts=True, promote="promote",
-                  grads={"input": lambda grad: grad,
-                         "other": lambda grad, input, other: -grad * floor_divide(input, other)})
+remainder = defop(
+    "remainder",
+    lambda xp, input, other: xp.remainder(input, other),
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, input, other: -grad * floor_divide(input, other),
+    },
+)
 
-fmod = defop("fmod", lambda xp, input, other: xp.fmod(input, other),
-             broadcasts=True, promote="promote",
-             grads={"input": lambda grad: grad,
-                    "other": lambda grad, input, other: -grad * div(input, other,
-                                                                    rounding_mode="trunc")})
+fmod = defop(
+    "fmod",
+    lambda xp, input, other: xp.fmod(input, other),
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, input, other: -grad * div(input, other, rounding_mode="trunc"),
+    },
+)
 
-atan2 = defop("atan2", lambda xp, input, other: xp.arctan2(input, other),
-              broadcasts=True, promote="float",
-              grads={"input": lambda grad, input, other: grad * other / (input * input
-                                                                         + other * other),
-                     "other": lambda grad, input, other: -grad * input / (input * input
-                                                                          + other * other)})
+atan2 = defop(
+    "atan2",
+    lambda xp, input, other: xp.arctan2(input, _tensor_arg(other, "atan2")),
+    broadcasts=True,
+    promote="float",
+    grads={
+        "input": lambda grad, input, other: grad * other / (input * input + other * other),
+        "other": lambda grad, input, other: -grad * input / (input * input + other * other),
+    },
+)
 
 # ties split the gradient in half between the two inputs, as in PyTorch
-maximum = defop("maximum", lambda xp, input, other: xp.maximum(input, other),
-                broadcasts=True, promote="promote",
-                grads={"input": lambda grad, input, other: grad * _tie_weight(input, other),
-                       "other": lambda grad, input, other: grad * _tie_weight(other, input)})
-minimum = defop("minimum", lambda xp, input, other: xp.minimum(input, other),
-                broadcasts=True, promote="promote",
-                grads={"input": lambda grad, input, other: grad * _tie_weight(other, input),
-                       "other": lambda grad, input, other: grad * _tie_weight(input, other)})
+maximum = defop(
+    "maximum",
+    lambda xp, input, other: xp.maximum(input, _tensor_arg(other, "maximum")),
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad, input, other: grad * _tie_weight(input, other),
+        "other": lambda grad, input, other: grad * _tie_weight(other, input),
+    },
+)
+minimum = defop(
+    "minimum",
+    lambda xp, input, other: xp.minimum(input, _tensor_arg(other, "minimum")),
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad, input, other: grad * _tie_weight(other, input),
+        "other": lambda grad, input, other: grad * _tie_weight(input, other),
+    },
+)
 
 
 def _tie_weight(winner, loser):
@@ -134,15 +235,30 @@ def _pow_exponent_grad(grad, input, result):
     return grad * where(input == 0, 0.0, result * input.log())
 
 
-_pow_scalar = defop("pow_scalar", lambda xp, input, exponent: xp.power(input, exponent),
-                    promote="promote", node_name="PowBackward0",
-                    inputs=("input",), grads={"input": _pow_input_grad})
-_pow_tensor = defop("pow_tensor", lambda xp, input, exponent: xp.power(input, exponent),
-                    broadcasts=True, promote="promote", node_name="PowBackward1",
-                    grads={"input": _pow_input_grad, "exponent": _pow_exponent_grad})
-_pow_scalar_base = defop("pow_scalar_base", lambda xp, input, exponent: xp.power(input, exponent),
-                         promote="float", node_name="PowBackward2",
-                         inputs=("input", "exponent"), grads={"exponent": _pow_exponent_grad})
+_pow_scalar = defop(
+    "pow_scalar",
+    lambda xp, input, exponent: xp.power(input, exponent),
+    promote="promote",
+    node_name="PowBackward0",
+    inputs=("input",),
+    grads={"input": _pow_input_grad},
+)
+_pow_tensor = defop(
+    "pow_tensor",
+    lambda xp, input, exponent: xp.power(input, exponent),
+    broadcasts=True,
+    promote="promote",
+    node_name="PowBackward1",
+    grads={"input": _pow_input_grad, "exponent": _pow_exponent_grad},
+)
+_pow_scalar_base = defop(
+    "pow_scalar_base",
+    lambda xp, input, exponent: xp.power(input, exponent),
+    promote="float",
+    node_name="PowBackward2",
+    inputs=("input", "exponent"),
+    grads={"exponent": _pow_exponent_grad},
+)
 
 
 def pow(input, exponent):
@@ -152,8 +268,10 @@ def pow(input, exponent):
     tensor([4., 9.])
     """
     if not isinstance(exponent, Tensor):
-        if isinstance(input, Tensor) and input.dtype.is_floating_point is False and (
-            isinstance(exponent, int) and exponent < 0
+        if (
+            isinstance(input, Tensor)
+            and input.dtype.is_floating_point is False
+            and (isinstance(exponent, int) and exponent < 0)
         ):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         return _pow_scalar(input, exponent)
@@ -168,47 +286,64 @@ float_power = pow
 
 
 def _unary(name, fn, rule, promote="float", **kw):
-    return defop(name, fn, grads={"input": rule} if callable(rule) or rule is ZERO else rule,
-                 promote=promote, **kw)
+    return defop(
+        name,
+        fn,
+        grads={"input": rule} if callable(rule) or rule is ZERO else rule,
+        promote=promote,
+        **kw,
+    )
 
 
-neg = _unary("neg", lambda xp, input: xp.negative(input), lambda grad: -grad, promote=None)
+neg = _unary(
+    "neg", lambda xp, input: xp.negative(_no_bool(input, "neg")), lambda grad: -grad, promote=None
+)
 negative = neg
 # d|x|/dx at 0 := 0 (sign(0) == 0), same as PyTorch
-abs = _unary("abs", lambda xp, input: xp.abs(input), lambda grad, input: grad * input.sign(),
-             promote=None)
+abs = _unary(
+    "abs",
+    lambda xp, input: xp.abs(_no_bool(input, "abs")),
+    lambda grad, input: grad * input.sign(),
+    promote=None,
+)
 absolute = abs
 exp = _unary("exp", lambda xp, input: xp.exp(input), lambda grad, result: grad * result)
-exp2 = _unary("exp2", lambda xp, input: xp.exp2(input),
-              lambda grad, result: grad * result * _LN2)
-expm1 = _unary("expm1", lambda xp, input: xp.expm1(input),
-               lambda grad, result: grad * (result + 1))
+exp2 = _unary("exp2", lambda xp, input: xp.exp2(input), lambda grad, result: grad * result * _LN2)
+expm1 = _unary("expm1", lambda xp, input: xp.expm1(input), lambda grad, result: grad * (result + 1))
 log = _unary("log", lambda xp, input: xp.log(input), lambda grad, input: grad / input)
-log2 = _unary("log2", lambda xp, input: xp.log2(input),
-              lambda grad, input: grad / (input * _LN2))
-log10 = _unary("log10", lambda xp, input: xp.log10(input),
-               lambda grad, input: grad / (input * _LN10))
-log1p = _unary("log1p", lambda xp, input: xp.log1p(input),
-               lambda grad, input: grad / (input + 1))
-sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input),
-              lambda grad, result: grad / (result * 2))
-rsqrt = _unary("rsqrt", lambda xp, input: 1 / xp.sqrt(input),
-               lambda grad, result: grad * result.pow(3) * -0.5)
+log2 = _unary("log2", lambda xp, input: xp.log2(input), lambda grad, input: grad / (input * _LN2))
+log10 = _unary(
+    "log10", lambda xp, input: xp.log10(input), lambda grad, input: grad / (input * _LN10)
+)
+log1p = _unary("log1p", lambda xp, input: xp.log1p(input), lambda grad, input: grad / (input + 1))
+sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input), lambda grad, result: grad / (result * 2))
+rsqrt = _unary(
+    "rsqrt", lambda xp, input: 1 / xp.sqrt(input), lambda grad, result: grad * result.pow(3) * -0.5
+)
 sin = _unary("sin", lambda xp, input: xp.sin(input), lambda grad, input: grad * input.cos())
 cos = _unary("cos", lambda xp, input: xp.cos(input), lambda grad, input: -grad * input.sin())
-tan = _unary("tan", lambda xp, input: xp.tan(input),
-             lambda grad, result: grad * (result * result + 1))
-asin = _unary("asin", lambda xp, input: xp.arcsin(input),
-              lambda grad, input: grad * (1 - input * input).rsqrt())
-acos = _unary("acos", lambda xp, input: xp.arccos(input),
-              lambda grad, input: -grad * (1 - input * input).rsqrt())
-atan = _unary("atan", lambda xp, input: xp.arctan(input),
-              lambda grad, input: grad / (input * input + 1))
+tan = _unary(
+    "tan", lambda xp, input: xp.tan(input), lambda grad, result: grad * (result * result + 1)
+)
+asin = _unary(
+    "asin",
+    lambda xp, input: xp.arcsin(input),
+    lambda grad, input: grad * (1 - input * input).rsqrt(),
+)
+acos = _unary(
+    "acos",
+    lambda xp, input: xp.arccos(input),
+    lambda grad, input: -grad * (1 - input * input).rsqrt(),
+)
+atan = _unary(
+    "atan", lambda xp, input: xp.arctan(input), lambda grad, input: grad / (input * input + 1)
+)
 arcsin, arccos, arctan = asin, acos, atan
 sinh = _unary("sinh", lambda xp, input: xp.sinh(input), lambda grad, input: grad * input.cosh())
 cosh = _unary("cosh", lambda xp, input: xp.cosh(input), lambda grad, input: grad * input.sinh())
-tanh = _unary("tanh", lambda xp, input: xp.tanh(input),
-              lambda grad, result: grad * (1 - result * result))
+tanh = _unary(
+    "tanh", lambda xp, input: xp.tanh(input), lambda grad, result: grad * (1 - result * result)
+)
 
 
 def _sigmoid_fwd(xp, input):
@@ -219,8 +354,12 @@ def _sigmoid_fwd(xp, input):
 
 sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda grad, result: grad * result * (1 - result))
 # relu'(0) := 0, same as PyTorch
-relu = _unary("relu", lambda xp, input: xp.maximum(input, 0),
-              lambda grad, result: grad * (result > 0), promote=None)
+relu = _unary(
+    "relu",
+    lambda xp, input: xp.maximum(_no_bool(input, "relu"), 0),
+    lambda grad, result: grad * (result > 0),
+    promote=None,
+)
 
 
 def _softplus_fwd(xp, input, beta=1.0, threshold=20.0):
@@ -229,9 +368,16 @@ def _softplus_fwd(xp, input, beta=1.0, threshold=20.0):
     return xp.where(bx > threshold, input, soft).astype(input.dtype, copy=False)
 
 
-softplus = defop("softplus", _softplus_fwd, promote="float",
-                 grads={"input": lambda grad, input, beta, threshold: where(
-                     input * beta > threshold, grad, grad * (input * beta).sigmoid())})
+softplus = defop(
+    "softplus",
+    _softplus_fwd,
+    promote="float",
+    grads={
+        "input": lambda grad, input, beta, threshold: where(
+            input * beta > threshold, grad, grad * (input * beta).sigmoid()
+        )
+    },
+)
 
 
 def _erf_fwd(xp, input):
@@ -240,18 +386,25 @@ def _erf_fwd(xp, input):
     return _erf(xp, input)
 
 
-erf = _unary("erf", _erf_fwd,
-             lambda grad, input: grad * (-(input * input)).exp() * _TWO_OVER_SQRT_PI)
+erf = _unary(
+    "erf", _erf_fwd, lambda grad, input: grad * (-(input * input)).exp() * _TWO_OVER_SQRT_PI
+)
 
 # piecewise-constant ops: the derivative exists almost everywhere and is 0 (PyTorch's choice)
-sign = _unary("sign", lambda xp, input: xp.sign(input), ZERO, promote=None)
+sign = _unary(
+    "sign",
+    lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
+    ZERO,
+    promote=None,
+)
 sgn = sign
-floor = _unary("floor", lambda xp, input: xp.floor(input), ZERO, promote=None)
-ceil = _unary("ceil", lambda xp, input: xp.ceil(input), ZERO, promote=None)
-trunc = _unary("trunc", lambda xp, input: xp.trunc(input), ZERO, promote=None)
+floor = _unary("floor", lambda xp, input: _rounding(xp.floor, input, "floor"), ZERO, promote=None)
+ceil = _unary("ceil", lambda xp, input: _rounding(xp.ceil, input, "ceil"), ZERO, promote=None)
+trunc = _unary("trunc", lambda xp, input: _rounding(xp.trunc, input, "trunc"), ZERO, promote=None)
 fix = trunc
-_round = defop("round", lambda xp, input, decimals=0: xp.round(input, decimals),
-               grads={"input": ZERO})
+_round = defop(
+    "round", lambda xp, input, decimals=0: xp.round(input, decimals), grads={"input": ZERO}
+)
 
 
 def round(input, *, decimals: int = 0):
@@ -264,25 +417,44 @@ def round(input, *, decimals: int = 0):
 
 
 frac = _unary("frac", lambda xp, input: input - xp.trunc(input), lambda grad: grad, promote=None)
-reciprocal = _unary("reciprocal", lambda xp, input: 1 / input,
-                    lambda grad, result: -grad * result * result)
-square = _unary("square", lambda xp, input: xp.square(input),
-                lambda grad, input: grad * input * 2, promote=None, node_name="PowBackward0")
+reciprocal = _unary(
+    "reciprocal", lambda xp, input: 1 / input, lambda grad, result: -grad * result * result
+)
+square = _unary(
+    "square",
+    lambda xp, input: xp.square(input.astype(xp.int64) if input.dtype.kind == "b" else input),
+    lambda grad, input: grad * input * 2,
+    promote=None,
+    node_name="PowBackward0",
+)
 
 # ------------------------------------------------------------------------ selection and clamping
 
 
 def _where_fwd(xp, condition, input, other):
-    if getattr(condition, "dtype", None) is not None and condition.dtype.kind != "b":
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {condition.dtype}")
+    if getattr(condition, "dtype", None) is None or condition.dtype.kind != "b":
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{getattr(condition, 'dtype', type(condition).__name__)}"
+        )
+    if getattr(input, "dtype", None) is not None or getattr(other, "dtype", None) is not None:
+        input, other = _registry.promote_pair(input, other)
+    else:  # two Python numbers: the result has the default dtype of their category
+        input, other = _registry._promote2(xp.asarray(input), other, "promote")
     return xp.where(condition, input, other)
 
 
-_where = defop("where", _where_fwd, broadcasts=True, promote="promote",
-               inputs=("condition", "input", "other"), node_name="WhereBackward0",
-               grads={"input": lambda grad, condition: where(condition, grad, 0.0),
-                      "other": lambda grad, condition: where(condition, 0.0, grad)})
+_where = defop(
+    "where",
+    _where_fwd,
+    broadcasts=True,
+    inputs=("condition", "input", "other"),
+    node_name="WhereBackward0",
+    grads={
+        "input": lambda grad, condition: where(condition, grad, 0.0),
+        "other": lambda grad, condition: where(condition, 0.0, grad),
+    },
+)
 
 
 def where(condition, input=None, other=None):
@@ -320,13 +492,20 @@ def _clamp_mask(input, min, max):
     return keep
 
 
-clamp = defop("clamp", _clamp_fwd, broadcasts=True, promote="promote",
-              inputs=("input", "min", "max"),
-              grads={"input": lambda grad, input, min, max: where(_clamp_mask(input, min, max),
-                                                                  grad, 0.0),
-                     "min": lambda grad, input, min, max: where(
-                         (input < min).logical_and(_clamp_mask(min, None, max)), grad, 0.0),
-                     "max": lambda grad, input, max: where(input > max, grad, 0.0)})
+clamp = defop(
+    "clamp",
+    _clamp_fwd,
+    broadcasts=True,
+    promote="promote",
+    inputs=("input", "min", "max"),
+    grads={
+        "input": lambda grad, input, min, max: where(_clamp_mask(input, min, max), grad, 0.0),
+        "min": lambda grad, input, min, max: where(
+            (input < min).logical_and(_clamp_mask(min, None, max)), grad, 0.0
+        ),
+        "max": lambda grad, input, max: where(input > max, grad, 0.0),
+    },
+)
 clip = clamp
 
 
@@ -340,11 +519,17 @@ def clamp_max(input, max):
     return clamp(input, None, max)
 
 
-lerp = defop("lerp", lambda xp, input, end, weight: input + weight * (end - input),
-             broadcasts=True, promote="promote",
-             grads={"input": lambda grad, weight: grad * (1 - weight),
-                    "end": lambda grad, weight: grad * weight,
-                    "weight": lambda grad, input, end: grad * (end - input)})
+lerp = defop(
+    "lerp",
+    lambda xp, input, end, weight: input + weight * (end - input),
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad, weight: grad * (1 - weight),
+        "end": lambda grad, weight: grad * weight,
+        "weight": lambda grad, input, end: grad * (end - input),
+    },
+)
 
 
 def _nan_to_num_fwd(xp, input, nan=0.0, posinf=None, neginf=None):
@@ -352,20 +537,36 @@ def _nan_to_num_fwd(xp, input, nan=0.0, posinf=None, neginf=None):
 
 
 # the gradient passes only where input was finite (NaN/inf were replaced by constants)
-nan_to_num = defop("nan_to_num", _nan_to_num_fwd,
-                   grads={"input": lambda grad, input: where(input.isfinite(), grad, 0.0)})
+nan_to_num = defop(
+    "nan_to_num",
+    _nan_to_num_fwd,
+    grads={"input": lambda grad, input: where(input.isfinite(), grad, 0.0)},
+)
 
-addcmul = defop("addcmul", lambda xp, input, tensor1, tensor2, value=1:
-                input + value * tensor1 * tensor2, broadcasts=True, promote="promote",
-                grads={"input": lambda grad: grad,
-                       "tensor1": lambda grad, tensor2, value: grad * tensor2 * value,
-                       "tensor2": lambda grad, tensor1, value: grad * tensor1 * value})
-addcdiv = defop("addcdiv", lambda xp, input, tensor1, tensor2, value=1:
-                input + value * tensor1 / tensor2, broadcasts=True, promote="promote",
-                grads={"input": lambda grad: grad,
-                       "tensor1": lambda grad, tensor2, value: grad * value / tensor2,
-                       "tensor2": lambda grad, tensor1, tensor2, value:
-                       -grad * value * tensor1 / (tensor2 * tensor2)})
+addcmul = defop(
+    "addcmul",
+    lambda xp, input, tensor1, tensor2, value=1: input + value * tensor1 * tensor2,
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad: grad,
+        "tensor1": lambda grad, tensor2, value: grad * tensor2 * value,
+        "tensor2": lambda grad, tensor1, value: grad * tensor1 * value,
+    },
+)
+addcdiv = defop(
+    "addcdiv",
+    lambda xp, input, tensor1, tensor2, value=1: input + value * tensor1 / tensor2,
+    broadcasts=True,
+    promote="promote",
+    grads={
+        "input": lambda grad: grad,
+        "tensor1": lambda grad, tensor2, value: grad * value / tensor2,
+        "tensor2": lambda grad, tensor1, tensor2, value: (
+            -grad * value * tensor1 / (tensor2 * tensor2)
+        ),
+    },
+)
 
 # ------------------------------------------------------------------------ comparisons and logic
 
@@ -388,8 +589,12 @@ logical_xor = _nd("logical_xor", lambda xp, input, other: xp.logical_xor(input, 
 
 def _bitwise(name, fn):
     def forward(xp, input, other):
-        if input.dtype.kind == "f" or getattr(other, "dtype", None) is not None and \
-                other.dtype.kind == "f" or isinstance(other, float):
+        if (
+            input.dtype.kind == "f"
+            or getattr(other, "dtype", None) is not None
+            and other.dtype.kind == "f"
+            or isinstance(other, float)
+        ):
             raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
         return fn(xp, input, other)
 
