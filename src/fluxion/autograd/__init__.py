@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import warnings
 
 from .engine import run_backward
+from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
     enable_grad,
     inference_mode,
@@ -13,6 +14,7 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
     "backward",
@@ -23,7 +25,17 @@ __all__ = [
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "gradcheck",
+    "gradgradcheck",
+    "GradcheckError",
+    "Function",
+    "FunctionCtx",
+    "once_differentiable",
 ]
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"`{old}` is deprecated. Use `{new}` instead.", FutureWarning, stacklevel=3)
 
 
 def _as_tuple(x) -> tuple:
@@ -47,8 +59,7 @@ def _make_grads(outputs: tuple, grads: tuple, create_graph: bool) -> list:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not t.is_floating_point():
                 raise RuntimeError(
-                    f"grad can be implicitly created only for real scalar outputs but got "
-                    f"{t.dtype}"
+                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
                 )
             g = ones_like(t)
         elif not isinstance(g, Tensor):
@@ -101,26 +112,26 @@ def backward(
     tensor([2., 4.])
     """
     if grad_variables is not None:
+        _deprecated("grad_variables", "grad_tensors")
         grad_tensors = grad_variables
     if retain_variables is not None:
+        _deprecated("retain_variables", "retain_graph")
         retain_graph = retain_variables
     outputs = _as_tuple(tensors)
     grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(outputs)
     if len(grads) != len(outputs):
-        raise RuntimeError(f"got {len(grads)} gradients for {len(outputs)} tensors")
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grads)} gradients")
     _check_outputs(outputs)
     if retain_graph is None:
         retain_graph = create_graph
     inputs_t = _as_tuple(inputs) if inputs is not None else None
     if inputs is not None and len(inputs_t) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    captured = run_backward(outputs, _make_grads(outputs, grads, create_graph), retain_graph,
-                            create_graph, inputs_t, accumulate=True)
-    if inputs_t is not None:  # non-leaf inputs receive their gradient in .grad, as in PyTorch
-        for t, g in zip(inputs_t, captured):
-            if t.grad_fn is not None and g is not None:
-                g = g if create_graph else g.detach()
-                t.grad = g if t.grad is None else t.grad + g
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    for t in inputs_t or ():
+        if t.grad_fn is not None:
+            t.retain_grad()  # a non-leaf input gets its .grad as PyTorch does: it retains grad
+    grads = _make_grads(outputs, grads, create_graph)
+    run_backward(outputs, grads, retain_graph, create_graph, inputs_t, accumulate=True)
 
 
 def grad(
@@ -143,28 +154,42 @@ def grad(
     """
     outputs_t = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
+    if not inputs_t:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False."
+        )
+    if is_grads_batched:
+        raise NotImplementedError(
+            "grad: is_grads_batched=True is not supported; call grad once per grad_outputs row"
+        )
     if allow_unused is None:
         allow_unused = materialize_grads
     grads = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(outputs_t)
     if len(grads) != len(outputs_t):
-        raise RuntimeError(
-            f"grad requires one grad_output per output: got {len(grads)} grad_outputs and "
-            f"{len(outputs_t)} outputs"
-        )
+        raise RuntimeError(f"got {len(outputs_t)} tensors and {len(grads)} gradients")
     _check_outputs(outputs_t)
     for t in inputs_t:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    captured = run_backward(outputs_t, _make_grads(outputs_t, grads, create_graph),
-                            retain_graph, create_graph, inputs_t, accumulate=False)
+    captured = run_backward(
+        outputs_t,
+        _make_grads(outputs_t, grads, create_graph),
+        retain_graph,
+        create_graph,
+        inputs_t,
+        accumulate=False,
+    )
     result = []
-    for t, g in zip(inputs_t, captured):
+    for i, (t, g) in enumerate(zip(inputs_t, captured)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
                     "graph. Set allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
@@ -173,5 +198,3 @@ def grad(
                 g = zeros_like(t)
         result.append(g)
     return tuple(result)
-
-

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import weakref
 
+from ._hooks import RemovableHandle as _RemovableHandle
+from ._hooks import run_post_hooks as _run_post_hooks
+from ._hooks import run_tensor_hooks as _run_tensor_hooks
 from .grad_mode import state as _grad_state
 
 __all__ = ["Node", "AccumulateGrad", "run_backward", "gradient_edge"]
@@ -75,23 +78,6 @@ class Node:
         """Free saved tensors (called after the node ran with ``retain_graph=False``)."""
 
 
-class _RemovableHandle:
-    __slots__ = ("_list", "_fn")
-
-    def __init__(self, lst: list, fn) -> None:
-        self._list, self._fn = lst, fn
-
-    def remove(self) -> None:
-        if self._fn in self._list:
-            self._list.remove(self._fn)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
 class AccumulateGrad(Node):
     """Leaf node: adds the incoming gradient into ``variable.grad``."""
 
@@ -101,22 +87,22 @@ class AccumulateGrad(Node):
         self.variable = variable
         self.next_functions = ()
 
+    @property
+    def _tensor_hooks(self):  # a leaf's own hooks run like a non-leaf's: before prehooks/capture
+        hooks = self.variable._hooks
+        return None if not hooks else {0: hooks}
+
     def apply(self, grads: list):
         grad = grads[0]
         var = self.variable
         if grad is None:
             return ()
-        if var._hooks is not None:
-            for hook in var._hooks:
-                new = hook(grad)
-                if new is not None:
-                    grad = new
         old = var.grad
         if old is None:
-            # NOTE: the engine may hand the same gradient to several leaves (add passes it
-            # through), so a leaf must own its .grad before anyone updates it in place.
-            var.grad = grad if _grad_state.enabled else grad.detach().clone()
-        elif _grad_state.enabled or old.requires_grad:
+            # NOTE: the engine may hand one gradient to several leaves (add passes it through),
+            # so a leaf must own its .grad. Under create_graph the clone is recorded, as in torch.
+            var.grad = grad.clone()
+        elif _grad_state.enabled or old.requires_grad or not old._data.flags.writeable:
             var.grad = old + grad  # create_graph: keep the graph of the accumulated gradient
         else:
             old._data += grad._data  # accumulate in place, as PyTorch does
@@ -138,28 +124,28 @@ def gradient_edge(t) -> tuple:
 
 def _reachable(roots: list, targets: dict | None) -> tuple[dict, set | None]:
     """Count incoming edges per node; with ``targets``, keep only nodes that lead to one."""
-    order, seen, stack = [], set(), [n for n in roots]
-    seen.update(roots)
+    order, seen, stack = [], set(roots), list(roots)
+    parents: dict | None = {} if targets is not None else None
     while stack:  # iterative DFS: a 100,000-node chain must not hit the recursion limit
         node = stack.pop()
         order.append(node)
         for child, _ in node.next_functions:
-            if child is not None and child not in seen:
+            if child is None:
+                continue
+            if parents is not None:
+                parents.setdefault(child, []).append(node)
+            if child not in seen:
                 seen.add(child)
                 stack.append(child)
     needed = None
-    if targets is not None:
-        needed = set(targets)
-        changed = True
-        while changed:  # fixed point; a reversed DFS order converges in very few passes
-            changed = False
-            for node in reversed(order):
-                if node not in needed:
-                    for child, _ in node.next_functions:
-                        if child in needed:
-                            needed.add(node)
-                            changed = True
-                            break
+    if targets is not None:  # the ancestors of the targets, by a walk up the reversed edges
+        needed = {t for t in targets if t in seen}
+        stack = list(needed)
+        while stack:
+            for parent in parents.get(stack.pop(), ()):
+                if parent not in needed:
+                    needed.add(parent)
+                    stack.append(parent)
     deps: dict = {}
     for node in order:
         if needed is not None and node not in needed:
@@ -196,7 +182,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     deps, needed = _reachable(root_nodes, targets)
     captured = [None] * len(inputs) if inputs is not None else None
 
-    ready = [n for n in root_nodes if n not in deps]
+    ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
@@ -205,30 +191,29 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             buf = pending.pop(node, None)
             if buf is None:
                 buf = [None] * node.n_outputs
-            _run_tensor_hooks(node, buf)
+            if node._tensor_hooks is not None or node._retain is not None:
+                _run_tensor_hooks(node, buf)
             if targets is not None and node in targets:
                 for nr, i in targets[node]:
                     captured[i] = buf[nr]
                 if not accumulate and not any(c in needed for c, _ in node.next_functions):
-                    continue
-            if type(node) is AccumulateGrad and (not accumulate or (
-                    targets is not None and node not in targets)):
+                    continue  # grad(): nothing below is wanted, so do not run (nor free) it
+            elif type(node) is AccumulateGrad and not accumulate:
                 continue
             if node._pre_hooks is not None:
                 for hook in node._pre_hooks:
                     new = hook(tuple(buf))
                     if new is not None:
                         buf = list(new)
-            in_grads = node.apply(buf) if any(g is not None for g in buf) else ()
+            if any(g is not None for g in buf):
+                in_grads = node.apply(buf)
+            else:
+                in_grads = [None] * len(node.next_functions)
             if node._post_hooks is not None:
-                for hook in node._post_hooks:
-                    new = hook(tuple(in_grads), tuple(buf))
-                    if new is not None:
-                        in_grads = list(new)
+                in_grads = _run_post_hooks(node, in_grads, buf)
             if not retain_graph:
                 node.release()
-            edges = node.next_functions
-            for j, (child, nr) in enumerate(edges):
+            for j, (child, nr) in enumerate(node.next_functions):
                 if child is None or (needed is not None and child not in needed):
                     continue
                 g = in_grads[j] if j < len(in_grads) else None
@@ -244,26 +229,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     finally:
         _grad_state.enabled = prev_mode
     return captured
-
-
-def _run_tensor_hooks(node: Node, buf: list) -> None:
-    """Apply hooks registered on non-leaf tensors, then store retained grads (PyTorch's order)."""
-    if node._tensor_hooks is not None:
-        for nr, hooks in node._tensor_hooks.items():
-            for hook in list(hooks):
-                if buf[nr] is not None:
-                    new = hook(buf[nr])
-                    if new is not None:
-                        buf[nr] = new
-    if node._retain is not None:
-        for nr, ref in node._retain.items():
-            t = ref()
-            if t is not None and buf[nr] is not None:
-                g = buf[nr] if _grad_state.enabled else buf[nr].detach()
-                if t.grad is None:
-                    t.grad = g.clone() if not _grad_state.enabled else g
-                else:
-                    t.grad = t.grad + g
 
 
 def make_accumulator(t) -> AccumulateGrad:

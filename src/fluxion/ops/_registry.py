@@ -21,7 +21,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..autograd.engine import FREED_MSG, Node
 from ..autograd.grad_mode import state as _grad_state
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, _Version, _wrap
 
 __all__ = ["defop", "OpDef", "REGISTRY", "ZERO", "NOT_DIFFERENTIABLE", "sum_to"]
 
@@ -33,6 +33,8 @@ NOT_DIFFERENTIABLE = "not_differentiable"  # the output never gets a grad_fn (ar
 REGISTRY: dict = {}
 
 _FLOAT_KINDS = "f"
+_LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
+           "float16": "torch.HalfTensor"}
 _PY_NUM = (int, float)
 
 
@@ -66,12 +68,22 @@ class OpDef:
 class OpNode(Node):
     """Backward node of a ``defop`` op. One subclass per op gives PyTorch's names."""
 
-    __slots__ = ("_saved", "_versions", "_attrs", "_result", "_shapes", "_dtypes", "_freed")
+    __slots__ = (
+        "_saved",
+        "_versions",
+        "_attrs",
+        "_result",
+        "_rvc",
+        "_shapes",
+        "_dtypes",
+        "_freed",
+    )
     _op: OpDef
 
     def release(self) -> None:
-        # Saved Python numbers are attributes, not buffers: like PyTorch, a node that saved only
-        # numbers (``x * 2``) can run again after its graph was "freed".
+        # Saved Python numbers are attributes, not buffers, so a node that saved only numbers
+        # (``x * 2``) can run again after its graph was "freed". NOTE: this follows the autograd
+        # tutorial the issue quotes (y.backward(v) twice); torch 2.x raises there instead.
         if self._result is not None or (
             self._saved and any(isinstance(s, Tensor) for s in self._saved)
         ):
@@ -119,6 +131,14 @@ class OpNode(Node):
         if self._attrs:
             env.extend(self._attrs)
         if self._result is not None:
+            if self._rvc.v != 0:  # the output itself was modified in place after it was saved
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{_LEGACY.get(self._result.dtype.name, 'Tensor')} "
+                    f"{list(self._result.shape)}], which is output 0 of {self.name()}, is at "
+                    f"version {self._rvc.v}; expected version 0 instead. Hint: clone the output "
+                    "before modifying it in place."
+                )
             r = _wrap(self._result)
             if _grad_state.enabled:  # double backward: the output is a function of the inputs
                 r.grad_fn = self
@@ -176,10 +196,13 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
     return g
 
 
+_GRAD_NAMES = ("grad", "grads")  # the incoming gradient(s), never saved
+
+
 def _rule_params(rule: Callable) -> list[str]:
     names = []
     for p in inspect.signature(rule).parameters.values():
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("grad", "grads"):
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in _GRAD_NAMES:
             names.append(p.name)
     return names
 
@@ -519,7 +542,11 @@ def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
     else:
         node._saved = None
     node._attrs = attrs
-    node._result = out if save_result else None
+    if save_result:
+        node._result = out
+        node._rvc = result._vc = _Version()  # in-place writes to the output must be caught
+    else:
+        node._result = None
     node._freed = False
     if op.broadcasts or op.shape_idx:
         node._shapes = tuple(a._data.shape if isinstance(a, Tensor) else () for a in args)
@@ -546,8 +573,7 @@ def _wrap_outputs(op, args, attrs, outs, track):
     if op.view:
         for r in results:
             r._share_version(args[0])
-    if results and track and _grad_state.enabled and op.differentiable and \
-            outs[0].dtype.kind == "f":
+    if track and results and _grad_state.enabled and op.differentiable and _is_float(outs[0]):
         _record(op, args, attrs, results[0], outs[0])
         node = results[0].grad_fn
         node.n_outputs = len(outs)
@@ -557,6 +583,10 @@ def _wrap_outputs(op, args, attrs, outs, track):
             r.requires_grad = True
             r._output_nr = i
     return results
+
+
+def _is_float(arr) -> bool:
+    return arr.dtype.kind == "f"
 
 
 def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
@@ -586,7 +616,8 @@ def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
         node = op.node_cls()
         node.next_functions = tuple(
             ((t.grad_fn, t._output_nr) if t.grad_fn is not None else (t._accumulator(), 0))
-            if t.requires_grad else (None, 0)
+            if t.requires_grad
+            else (None, 0)
             for t in tensors
         )
         node._saved, node._attrs, node._result, node._freed = None, attrs, None, False
