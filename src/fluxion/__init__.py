@@ -11,7 +11,11 @@ tensor([[4.5000, 4.5000],
 
 from __future__ import annotations
 
-from . import autograd, dtypes
+from . import autograd, dtypes, testing
+
+# NOTE: tensor before creation: tensor.py imports ops last, and ops re-exports creation, so
+# importing creation first would hand ops a half-initialised creation (no zeros, no ones).
+from . import tensor as _tensor  # noqa: F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_inference_mode_enabled
 from .creation import *  # noqa: F403
@@ -43,3 +47,5 @@ from .random import Generator, initial_seed, manual_seed, seed
 from .tensor import Size, Tensor
 
 __version__ = "0.1.0"
+
+from . import nn  # noqa: E402  (last: nn is built on the public API above)

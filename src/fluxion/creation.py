@@ -76,12 +76,21 @@ def _infer(data: Any) -> np.ndarray:
         return data.copy()
     if isinstance(data, np.generic):
         return np.array(data)
-    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
-        data = _tensors_to_lists(data)
+    typed = None  # dtype of a sequence holding tensors or NumPy values: promoted item dtypes
+    if isinstance(data, (list, tuple)):
+        items = list(_flat(data))
+        if any(isinstance(d, (Tensor, np.ndarray, np.generic)) for d in items):
+            for d in items:
+                dt = _item_dtype(d)
+                if dt is not None:
+                    typed = dt if typed is None else _dt.promote_types(typed, dt)
+            data = _tensors_to_lists(data)
     try:
         arr = np.array(data)
     except ValueError as exc:
         raise ValueError(f"tensor(): could not build a tensor from ragged data ({exc})") from None
+    if typed is not None and arr.dtype != object:
+        return arr.astype(typed.np)
     if arr.dtype.kind == "f":
         return arr.astype(_dt.get_default_dtype().np)
     if arr.dtype.kind in "iu":
@@ -91,6 +100,21 @@ def _infer(data: Any) -> np.ndarray:
     if arr.dtype == object or arr.dtype.kind in "USc":
         raise TypeError(f"tensor(): cannot build a tensor from data of type {type(data).__name__}")
     return arr
+
+
+def _item_dtype(d):
+    """The dtype PyTorch infers for one element of a nested sequence."""
+    if isinstance(d, Tensor):
+        return d.dtype
+    if isinstance(d, (np.ndarray, np.generic)):
+        return _dt.FROM_NP.get(d.dtype)
+    if isinstance(d, builtins.bool):
+        return _dt.bool
+    if isinstance(d, builtins.int):
+        return _dt.int64
+    if isinstance(d, builtins.float):
+        return _dt.get_default_dtype()
+    return None
 
 
 def _flat(data):

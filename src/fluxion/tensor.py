@@ -409,7 +409,7 @@ class Tensor:
         return _ops.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _ops.rsub(self, other)
 
     def __mul__(self, other):
         return _ops.mul(self, other)
@@ -421,7 +421,7 @@ class Tensor:
         return _ops.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _ops.mul(_ops.reciprocal(self), other)  # as PyTorch: grad_fn MulBackward0
 
     def __floordiv__(self, other):
         return _ops.floor_divide(self, other)
@@ -731,7 +731,7 @@ class Tensor:
         return _ops.sign(self)
 
     def sgn(self):
-        return _ops.sign(self)
+        return _ops.sgn(self)
 
     def floor(self):
         return _ops.floor(self)
@@ -762,10 +762,10 @@ class Tensor:
     clip = clamp
 
     def clamp_min(self, min):
-        return _ops.clamp(self, min, None)
+        return _ops.clamp_min(self, min)
 
     def clamp_max(self, max):
-        return _ops.clamp(self, None, max)
+        return _ops.clamp_max(self, max)
 
     def maximum(self, other):
         return _ops.maximum(self, other)
@@ -978,6 +978,9 @@ class Tensor:
     def unbind(self, dim=0):
         return _ops.unbind(self, dim)
 
+    def tensor_split(self, indices_or_sections, dim=0):
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
     def narrow(self, dim, start, length):
         return _ops.narrow(self, dim, start, length)
 
@@ -1017,6 +1020,12 @@ class Tensor:
 
     def index_add(self, dim, index, source, *, alpha=1):
         return _ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_fill(self, dim, index, value):
+        return _ops.index_fill(self, dim, index, value)
+
+    def index_put(self, indices, values, accumulate=False):
+        return _ops.index_put(self, indices, values, accumulate)
 
     def take_along_dim(self, indices, dim=None):
         return _ops.take_along_dim(self, indices, dim)

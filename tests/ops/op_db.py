@@ -8,8 +8,8 @@ and second derivatives through ``create_graph=True`` (gradgradcheck).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class OpSpec:
     atol: float | None = None  # override for ops whose float32 results differ more
     rtol: float | None = None
     fd_eps: float = 1e-6
+    noncontig: bool = True  # also run every sample with non-contiguous copies of its arrays
     notes: str = ""
 
     def samples(self, rng: np.random.Generator, np_dtype) -> list:
@@ -47,10 +48,11 @@ class OpSpec:
             out = self.make_inputs(rng, np_dtype)
             return out if out and isinstance(out[0], list) else [out]
         lo, hi = self.domain
-        return [
-            [rng.uniform(lo, hi, size=s).astype(np_dtype) for s in shape_set]
-            for shape_set in self.shapes
-        ]
+        if np.dtype(np_dtype).kind in "iu":  # integer specs: whole numbers in [lo, hi]
+            draw = lambda s: rng.integers(int(lo), int(hi) + 1, size=s).astype(np_dtype)
+        else:
+            draw = lambda s: np.asarray(rng.uniform(lo, hi, size=s)).astype(np_dtype)
+        return [[draw(s) for s in shape_set] for shape_set in self.shapes]
 
 
 SPECS: list[OpSpec] = []

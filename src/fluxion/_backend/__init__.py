@@ -18,7 +18,8 @@ _vec_erf = np.frompyfunc(math.erf, 1, 1)
 def erf(xp, x):
     """Error function, exact to the platform's libm (``math.erf``) on CPU."""
     if xp is np:
-        return _vec_erf(x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+        # np.asarray: frompyfunc returns a Python float for a 0-d input
+        return np.asarray(_vec_erf(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
     return xp.erf(x)  # pragma: no cover - cupyx.scipy.special on GPU
 
 

@@ -205,23 +205,26 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     new = hook(tuple(buf))
                     if new is not None:
                         buf = list(new)
-            if any(g is not None for g in buf):
+            if buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
                 in_grads = node.apply(buf)
             else:
-                in_grads = [None] * len(node.next_functions)
+                in_grads = ()
             if node._post_hooks is not None:
                 in_grads = _run_post_hooks(node, in_grads, buf)
             if not retain_graph:
                 node.release()
-            for j, (child, nr) in enumerate(node.next_functions):
+            edges = node.next_functions
+            if len(in_grads) != len(edges):  # no gradients (or fewer): children still count down
+                in_grads = list(in_grads) + [None] * (len(edges) - len(in_grads))
+            for (child, nr), g in zip(edges, in_grads):
                 if child is None or (needed is not None and child not in needed):
                     continue
-                g = in_grads[j] if j < len(in_grads) else None
                 if g is not None:
                     cbuf = pending.get(child)
                     if cbuf is None:
-                        cbuf = pending[child] = [None] * child.n_outputs
-                    cbuf[nr] = g if cbuf[nr] is None else cbuf[nr] + g
+                        pending[child] = cbuf = [None] * child.n_outputs
+                    old = cbuf[nr]
+                    cbuf[nr] = g if old is None else old + g
                 left = deps[child] - 1
                 deps[child] = left
                 if left == 0:

@@ -11,7 +11,7 @@ Everything here is deliberately simple and slow (the "slow mode" of PyTorch): it
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -114,8 +114,8 @@ def numerical_jacobian(func: Callable, inputs, eps: float = 1e-6) -> tuple:
 
 
 def _vjp(output, diff: list, onehot: np.ndarray) -> list:
-    from . import grad as _grad
     from ..tensor import _wrap
+    from . import grad as _grad
 
     return list(_grad(output, diff, _wrap(onehot), retain_graph=True, allow_unused=True))
 

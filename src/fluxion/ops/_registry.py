@@ -14,6 +14,8 @@ grad mode is on and an input requires grad.
 from __future__ import annotations
 
 import inspect
+import sys
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -33,8 +35,11 @@ NOT_DIFFERENTIABLE = "not_differentiable"  # the output never gets a grad_fn (ar
 REGISTRY: dict = {}
 
 _FLOAT_KINDS = "f"
-_LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
-           "float16": "torch.HalfTensor"}
+_LEGACY = {
+    "float32": "torch.FloatTensor",
+    "float64": "torch.DoubleTensor",
+    "float16": "torch.HalfTensor",
+}
 _PY_NUM = (int, float)
 
 
@@ -74,6 +79,7 @@ class OpNode(Node):
         "_attrs",
         "_result",
         "_rvc",
+        "_cast",
         "_shapes",
         "_dtypes",
         "_freed",
@@ -108,6 +114,8 @@ class OpNode(Node):
                 g = rule(grad, *[env[j] for j in idx]) if idx else rule(grad)
                 if broadcasts and g._data.shape != self._shapes[i]:
                     g = sum_to(g, self._shapes[i])
+                if self._cast is not None and g._data.dtype != self._cast[i]:
+                    g = g.to(_dt.FROM_NP[self._cast[i]])  # promoted input: grad in its dtype
                 out.append(g)
             i += 1
         return out
@@ -338,9 +346,10 @@ def {name}({sig}):
     r.requires_grad = False
     r.grad = None
     r._vc = None
-{view}    if rg and _state.enabled and out.dtype.kind == "f":
+{view}{record}    return r
+"""
+_RECORD = """    if rg and _state.enabled and out.dtype.kind == "f":
         _record(_op, ({p0},{p1}), ({attrs_tuple}), r, out)
-    return r
 """
 _UNWRAP1 = """    if isinstance({p1}, Tensor):
         d1 = {p1}._data
@@ -409,16 +418,37 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
             promote = (_PROMOTE2 if len(tp) == 2 else _PROMOTE1).format(kind=op.promote)
         fields["promote"] = promote
         fields["view"] = _VIEW.format(**fields) if op.view else ""
+        fields["record"] = _RECORD.format(**fields) if op.differentiable else ""
         src = _TEMPLATE.format(**fields)
     else:
         targs = ", ".join(tp) + ("," if len(tp) == 1 else "")
         aargs = ", ".join(ap) + ("," if len(ap) == 1 else "")
         src = f"def {op.name}({sig_src}):\n    return _apply(_op, ({targs}), ({aargs}))\n"
-    exec(src, ns)  # noqa: S102 - generated once at import time from the declaration
-    fn = ns[op.name]
+    # Every name the body uses is a closure variable of a factory, so the function can then be
+    # rebound to the globals of the module that declared the op: doctest finds its docstring
+    # there, and tracebacks and `help()` point at that module.
+    names = sorted(ns)
+    body = "\n".join("    " + line for line in src.strip("\n").splitlines())
+    factory_src = f"def _factory({', '.join(names)}):\n{body}\n    return {op.name}\n"
+    scope: dict = {}
+    exec(factory_src, scope)  # noqa: S102 - generated once at import time from the declaration
+    inner = scope["_factory"](*[ns[n] for n in names])
+    module = _declaring_module()
+    fn = types.FunctionType(
+        inner.__code__, module.__dict__, op.name, inner.__defaults__, inner.__closure__
+    )
+    fn.__kwdefaults__ = inner.__kwdefaults__
     fn.__qualname__ = op.name
-    fn.__module__ = "fluxion"
+    fn.__module__ = module.__name__
     return fn
+
+
+def _declaring_module():
+    """The module whose ``defop(...)`` call is running (the first frame outside this file)."""
+    frame = sys._getframe(1)
+    while frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    return sys.modules[frame.f_globals["__name__"]]
 
 
 def _scalar_input(value, name: str):
@@ -472,9 +502,12 @@ def _promote(datas: list, kind: str) -> None:
 def promote_pair(a, b, kind: str = "promote"):
     """Promote two operands inside a forward (for ops that must look at raw dtypes first)."""
     ta, tb = type(a), type(b)
-    if ta is np.ndarray and a.dtype.kind == "f" and (
-        tb is float or tb is int or (tb is np.ndarray and b.dtype is a.dtype)
-    ):
+    if ta is np.ndarray:
+        if a.dtype.kind == "f" and (
+            tb is float or tb is int or (tb is np.ndarray and b.dtype is a.dtype)
+        ):
+            return a, b
+    elif tb is np.ndarray and b.dtype.kind == "f" and (ta is float or ta is int):
         return a, b
     return _promote2(a, b, kind)
 
@@ -531,6 +564,13 @@ def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
         else:
             edges.append((None, 0))
     node.next_functions = tuple(edges)
+    node._cast = None
+    if op.promote is not None:
+        odt = out.dtype
+        for a in args:
+            if isinstance(a, Tensor) and a._data.dtype is not odt:
+                node._cast = tuple(a._data.dtype if isinstance(a, Tensor) else odt for a in args)
+                break
     save, save_result = op.plans[mask]
     if save:
         saved = node._saved = [None] * len(op.save_idx)
@@ -621,7 +661,7 @@ def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
             for t in tensors
         )
         node._saved, node._attrs, node._result, node._freed = None, attrs, None, False
-        node._shapes, node._dtypes = shapes, dtypes
+        node._shapes, node._dtypes, node._cast = shapes, dtypes, None
         result.grad_fn = node
         result.requires_grad = True
     return result

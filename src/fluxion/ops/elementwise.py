@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from . import _registry
 from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
@@ -28,9 +29,35 @@ def _tensor_arg(value, op: str):
     return value
 
 
+_BOOL_ERRORS = {  # PyTorch's exception for each op that rejects bool tensors
+    "neg": RuntimeError(
+        "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead."
+    ),
+    "abs": NotImplementedError("\"abs_cpu\" not implemented for 'Bool'"),
+    "relu": RuntimeError("Boolean inputs not supported for relu"),
+}
+_TORCH_TYPE_NAMES = {
+    "b": "Bool",
+    "u1": "Byte",
+    "i1": "Char",
+    "i2": "Short",
+    "i4": "Int",
+    "i8": "Long",
+}
+
+
 def _no_bool(input, op: str):
     if input.dtype.kind == "b":
-        raise RuntimeError(f"{op}: boolean inputs are not supported (use logical_not / to(int))")
+        raise _BOOL_ERRORS[op]
+    return input
+
+
+def _float_only(input, op: str):
+    """Ops such as ``frac`` have no integer kernel in PyTorch."""
+    if input.dtype.kind != "f":
+        name = _TORCH_TYPE_NAMES.get(input.dtype.str[1:], "Bool")
+        raise NotImplementedError(f"\"{op}_cpu\" not implemented for '{name}'")
     return input
 
 
@@ -89,6 +116,41 @@ sub = defop(
     },
 )
 
+
+def _rsub_fwd(xp, input, other, alpha=1):
+    return _sub_fwd(xp, other, input, alpha)  # other - alpha * input
+
+
+_rsub_scalar = defop(
+    "rsub_scalar",
+    _rsub_fwd,
+    inputs=("input",),
+    node_name="RsubBackward1",
+    grads={"input": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha},
+)
+_rsub_tensor = defop(
+    "rsub_tensor",
+    _rsub_fwd,
+    broadcasts=True,
+    node_name="RsubBackward0",
+    grads={
+        "input": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha,
+        "other": lambda grad: grad,
+    },
+)
+
+
+def rsub(input, other, *, alpha=1):
+    """Subtract ``alpha * input`` from ``other`` (``2 - x`` calls this).
+
+    >>> fluxion.rsub(fluxion.tensor([1.0, 2.0]), 5)
+    tensor([4., 3.])
+    """
+    if isinstance(other, Tensor):
+        return _rsub_tensor(input, other, alpha)
+    return _rsub_scalar(input, other, alpha)
+
+
 mul = defop(
     "mul",
     lambda xp, input, other: xp.multiply(input, other),
@@ -109,10 +171,21 @@ _true_div = defop(
 )
 
 
+def _int_checked(xp, fn, input, other, name: str):
+    """Integer division by zero raises, as in PyTorch (NumPy would warn and return 0)."""
+    d = input.dtype if hasattr(input, "dtype") else other.dtype
+    if d.kind != "f":
+        if d.kind == "b":
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Bool'")
+        if not xp.all(other):
+            raise RuntimeError("ZeroDivisionError")
+    return fn(input, other)
+
+
 def _div_round_fwd(xp, input, other, rounding_mode):
     if rounding_mode == "floor":
-        return xp.floor_divide(input, other)
-    q = xp.true_divide(input, other)
+        return _int_checked(xp, xp.floor_divide, input, other, "div_floor")
+    q = _int_checked(xp, xp.true_divide, input, other, "div_trunc")
     return xp.trunc(q).astype(q.dtype if input.dtype.kind == "f" else input.dtype)
 
 
@@ -122,7 +195,7 @@ _div_rounding = defop(
     _div_round_fwd,
     broadcasts=True,
     promote="promote",
-    node_name="DivBackward1",
+    node_name="DivBackward2",
     grads={"input": ZERO, "other": ZERO},
 )
 
@@ -149,33 +222,76 @@ true_divide = divide = div
 
 floor_divide = defop(
     "floor_divide",
-    lambda xp, input, other: xp.floor_divide(input, other),
+    lambda xp, input, other: _int_checked(xp, xp.floor_divide, input, other, "div_floor"),
     broadcasts=True,
     promote="promote",
     grads={"input": ZERO, "other": ZERO},
 )
 
-remainder = defop(
-    "remainder",
-    lambda xp, input, other: xp.remainder(input, other),
+# d/d(other) of input - other * floor(input / other) is -floor(input / other) (piecewise)
+_remainder_scalar = defop(
+    "remainder_scalar",
+    lambda xp, input, other: _int_checked(xp, xp.remainder, input, other, "remainder"),
+    promote="promote",
+    inputs=("input",),
+    node_name="RemainderBackward0",
+    grads={"input": lambda grad: grad},
+)
+_remainder_tensor = defop(
+    "remainder_tensor",
+    lambda xp, input, other: _int_checked(xp, xp.remainder, input, other, "remainder"),
     broadcasts=True,
     promote="promote",
+    node_name="RemainderBackward1",
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, input, other: -grad * floor_divide(input, other),
     },
 )
 
-fmod = defop(
-    "fmod",
-    lambda xp, input, other: xp.fmod(input, other),
+
+def remainder(input, other):
+    """Return the Python-style remainder of ``input / other`` (the sign of ``other``).
+
+    >>> fluxion.remainder(fluxion.tensor([-3.0, 3.0]), 2)
+    tensor([1., 1.])
+    """
+    if isinstance(other, Tensor):
+        return _remainder_tensor(input, other)
+    return _remainder_scalar(input, other)
+
+
+_fmod_scalar = defop(
+    "fmod_scalar",
+    lambda xp, input, other: _int_checked(xp, xp.fmod, input, other, "fmod"),
+    promote="promote",
+    inputs=("input",),
+    node_name="FmodBackward0",
+    grads={"input": lambda grad: grad},
+)
+_fmod_tensor = defop(
+    "fmod_tensor",
+    lambda xp, input, other: _int_checked(xp, xp.fmod, input, other, "fmod"),
     broadcasts=True,
     promote="promote",
+    node_name="FmodBackward1",
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, input, other: -grad * div(input, other, rounding_mode="trunc"),
     },
 )
+
+
+def fmod(input, other):
+    """Return the C-style remainder of ``input / other`` (the sign of ``input``).
+
+    >>> fluxion.fmod(fluxion.tensor([-3.0, 3.0]), 2)
+    tensor([-1.,  1.])
+    """
+    if isinstance(other, Tensor):
+        return _fmod_tensor(input, other)
+    return _fmod_scalar(input, other)
+
 
 atan2 = defop(
     "atan2",
@@ -235,9 +351,29 @@ def _pow_exponent_grad(grad, input, result):
     return grad * where(input == 0, 0.0, result * input.log())
 
 
+def _power(xp, input, exponent):
+    """``xp.power``; integer powers with negative exponents give 1, -1 or 0 as in PyTorch."""
+    if getattr(input, "dtype", getattr(exponent, "dtype", None)).kind in "iu":
+        negative = xp.less(exponent, 0)
+        if xp.any(negative):
+            out = xp.power(input, xp.where(negative, 0, exponent))
+            odd = xp.remainder(exponent, 2) != 0
+            alt = xp.where(xp.equal(input, 1), 1, xp.where(xp.equal(input, -1), 1 - 2 * odd, 0))
+            return xp.where(negative, alt, out).astype(out.dtype)
+    return xp.power(input, exponent)
+
+
+def _pow_scalar_fwd(xp, input, exponent):
+    if input.dtype.kind != "f":  # int tensor ** 0.5 is float32, bool ** 2 is int64
+        datas = [input, exponent]
+        _registry._promote(datas, "promote")
+        input = datas[0]
+    return xp.power(input, exponent)
+
+
 _pow_scalar = defop(
     "pow_scalar",
-    lambda xp, input, exponent: xp.power(input, exponent),
+    _pow_scalar_fwd,
     promote="promote",
     node_name="PowBackward0",
     inputs=("input",),
@@ -245,7 +381,7 @@ _pow_scalar = defop(
 )
 _pow_tensor = defop(
     "pow_tensor",
-    lambda xp, input, exponent: xp.power(input, exponent),
+    _power,
     broadcasts=True,
     promote="promote",
     node_name="PowBackward1",
@@ -253,8 +389,8 @@ _pow_tensor = defop(
 )
 _pow_scalar_base = defop(
     "pow_scalar_base",
-    lambda xp, input, exponent: xp.power(input, exponent),
-    promote="float",
+    _power,
+    promote="promote",
     node_name="PowBackward2",
     inputs=("input", "exponent"),
     grads={"exponent": _pow_exponent_grad},
@@ -280,7 +416,24 @@ def pow(input, exponent):
     return _pow_tensor(input, exponent)
 
 
-float_power = pow
+
+
+def float_power(input, exponent):
+    """Raise ``input`` to ``exponent`` in double precision: the result is always float64.
+
+    >>> fluxion.float_power(fluxion.tensor([2, 3]), 2)
+    tensor([4., 9.], dtype=fluxion.float64)
+    """
+    if isinstance(input, Tensor):
+        input = input.to(_dt.float64)
+    else:
+        input = float(input)
+    if isinstance(exponent, Tensor):
+        exponent = exponent.to(_dt.float64)
+    else:
+        exponent = float(exponent)
+    return pow(input, exponent)
+
 
 # ------------------------------------------------------------------------ unary
 
@@ -315,7 +468,12 @@ log2 = _unary("log2", lambda xp, input: xp.log2(input), lambda grad, input: grad
 log10 = _unary(
     "log10", lambda xp, input: xp.log10(input), lambda grad, input: grad / (input * _LN10)
 )
-log1p = _unary("log1p", lambda xp, input: xp.log1p(input), lambda grad, input: grad / (input + 1))
+log1p = _unary(
+    "log1p",
+    lambda xp, input: xp.log1p(input),
+    lambda grad, input: grad / (input + 1),
+    node_name="Log1PBackward0",
+)
 sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input), lambda grad, result: grad / (result * 2))
 rsqrt = _unary(
     "rsqrt", lambda xp, input: 1 / xp.sqrt(input), lambda grad, result: grad * result.pow(3) * -0.5
@@ -397,7 +555,13 @@ sign = _unary(
     ZERO,
     promote=None,
 )
-sgn = sign
+# sgn is sign for real tensors; its own node name, as in PyTorch
+sgn = _unary(
+    "sgn",
+    lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
+    ZERO,
+    promote=None,
+)
 floor = _unary("floor", lambda xp, input: _rounding(xp.floor, input, "floor"), ZERO, promote=None)
 ceil = _unary("ceil", lambda xp, input: _rounding(xp.ceil, input, "ceil"), ZERO, promote=None)
 trunc = _unary("trunc", lambda xp, input: _rounding(xp.trunc, input, "trunc"), ZERO, promote=None)
@@ -407,16 +571,33 @@ _round = defop(
 )
 
 
+_round_decimals = defop(
+    "round_decimals",
+    lambda xp, input, decimals: xp.round(input, decimals),
+    node_name="RoundBackward1",
+    grads={"input": ZERO},
+)
+
+
 def round(input, *, decimals: int = 0):
     """Round half to even, to ``decimals`` decimal places.
 
     >>> fluxion.round(fluxion.tensor([0.5, 1.5, 2.6]))
     tensor([0., 2., 3.])
+    >>> fluxion.round(fluxion.tensor([1.2345, 1234.5]), decimals=-2)
+    tensor([   0., 1200.])
     """
-    return _round(input, decimals)
+    if decimals == 0:
+        return _round(input, 0)
+    return _round_decimals(input, decimals)
 
 
-frac = _unary("frac", lambda xp, input: input - xp.trunc(input), lambda grad: grad, promote=None)
+frac = _unary(
+    "frac",
+    lambda xp, input: input - xp.trunc(_float_only(input, "frac")),
+    lambda grad: grad,
+    promote=None,
+)
 reciprocal = _unary(
     "reciprocal", lambda xp, input: 1 / input, lambda grad, result: -grad * result * result
 )
@@ -473,12 +654,16 @@ def where(condition, input=None, other=None):
 def _clamp_fwd(xp, input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if input.dtype.kind != "f":  # int tensor, float bound: PyTorch promotes (float32 result)
+        datas = [input, min, max]
+        _registry._promote(datas, "promote")
+        input, min, max = datas
     out = input
     if min is not None:
         out = xp.maximum(out, min)
     if max is not None:
         out = xp.minimum(out, max)
-    return out.astype(input.dtype, copy=False) if hasattr(input, "dtype") else out
+    return out.astype(input.dtype, copy=False)
 
 
 def _clamp_mask(input, min, max):
@@ -492,44 +677,154 @@ def _clamp_mask(input, min, max):
     return keep
 
 
-clamp = defop(
-    "clamp",
+def _clamp_min_grad(grad, input, min, max):
+    # min wins where input < min, unless min > max (then max wins): PyTorch's clamp_backward
+    below = input < min
+    return where(below if max is None else below.logical_and(min < max), grad, 0.0)
+
+
+def _clamp_max_grad(grad, input, min, max):
+    above = input > max
+    return where(above if min is None else above.logical_or(max < min), grad, 0.0)
+
+
+_clamp_scalar = defop(
+    "clamp_scalar",
+    _clamp_fwd,
+    inputs=("input",),
+    node_name="ClampBackward1",
+    grads={"input": lambda grad, input, min, max: where(_clamp_mask(input, min, max), grad, 0.0)},
+)
+_clamp_tensor = defop(
+    "clamp_tensor",
     _clamp_fwd,
     broadcasts=True,
     promote="promote",
     inputs=("input", "min", "max"),
+    node_name="ClampBackward0",
     grads={
         "input": lambda grad, input, min, max: where(_clamp_mask(input, min, max), grad, 0.0),
-        "min": lambda grad, input, min, max: where(
-            (input < min).logical_and(_clamp_mask(min, None, max)), grad, 0.0
-        ),
+        "min": _clamp_min_grad,
+        "max": _clamp_max_grad,
+    },
+)
+
+
+def clamp(input, min=None, max=None):
+    """Clamp ``input`` into ``[min, max]``; either bound may be None, a number or a tensor.
+
+    Where ``min > max`` the result is ``max``. The gradient passes where ``input`` lies inside
+    the bounds, ends included (PyTorch's choice at the kinks).
+
+    >>> fluxion.clamp(fluxion.tensor([-2.0, 0.5, 3.0]), -1, 1)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensor(input, min, max)
+    return _clamp_scalar(input, min, max)
+
+
+clip = clamp
+
+_clamp_min_scalar = defop(
+    "clamp_min_scalar",
+    lambda xp, input, min: _clamp_fwd(xp, input, min, None),
+    inputs=("input",),
+    node_name="ClampMinBackward0",
+    grads={"input": lambda grad, input, min: where(input >= min, grad, 0.0)},
+)
+_clamp_min_tensor = defop(
+    "clamp_min_tensor",
+    lambda xp, input, min: _clamp_fwd(xp, input, min, None),
+    broadcasts=True,
+    promote="promote",
+    node_name="ClampMinBackward1",
+    grads={
+        "input": lambda grad, input, min: where(input >= min, grad, 0.0),
+        "min": lambda grad, input, min: where(input < min, grad, 0.0),
+    },
+)
+_clamp_max_scalar = defop(
+    "clamp_max_scalar",
+    lambda xp, input, max: _clamp_fwd(xp, input, None, max),
+    inputs=("input",),
+    node_name="ClampMaxBackward0",
+    grads={"input": lambda grad, input, max: where(input <= max, grad, 0.0)},
+)
+_clamp_max_tensor = defop(
+    "clamp_max_tensor",
+    lambda xp, input, max: _clamp_fwd(xp, input, None, max),
+    broadcasts=True,
+    promote="promote",
+    node_name="ClampMaxBackward1",
+    grads={
+        "input": lambda grad, input, max: where(input <= max, grad, 0.0),
         "max": lambda grad, input, max: where(input > max, grad, 0.0),
     },
 )
-clip = clamp
 
 
 def clamp_min(input, min):
-    """Clamp from below: ``max(input, min)``."""
-    return clamp(input, min, None)
+    """Clamp from below: ``max(input, min)``.
+
+    >>> fluxion.clamp_min(fluxion.tensor([-2.0, 3.0]), 0)
+    tensor([0., 3.])
+    """
+    if isinstance(min, Tensor):
+        return _clamp_min_tensor(input, min)
+    return _clamp_min_scalar(input, min)
 
 
 def clamp_max(input, max):
-    """Clamp from above: ``min(input, max)``."""
-    return clamp(input, None, max)
+    """Clamp from above: ``min(input, max)``.
+
+    >>> fluxion.clamp_max(fluxion.tensor([-2.0, 3.0]), 0)
+    tensor([-2.,  0.])
+    """
+    if isinstance(max, Tensor):
+        return _clamp_max_tensor(input, max)
+    return _clamp_max_scalar(input, max)
 
 
-lerp = defop(
-    "lerp",
-    lambda xp, input, end, weight: input + weight * (end - input),
+def _lerp_fwd(xp, input, end, weight):
+    return input + weight * (end - input)
+
+
+_lerp_scalar = defop(
+    "lerp_scalar",
+    _lerp_fwd,
     broadcasts=True,
     promote="promote",
+    inputs=("input", "end"),
+    node_name="LerpBackward0",
+    grads={
+        "input": lambda grad, weight: grad * (1 - weight),
+        "end": lambda grad, weight: grad * weight,
+    },
+)
+_lerp_tensor = defop(
+    "lerp_tensor",
+    _lerp_fwd,
+    broadcasts=True,
+    promote="promote",
+    node_name="LerpBackward1",
     grads={
         "input": lambda grad, weight: grad * (1 - weight),
         "end": lambda grad, weight: grad * weight,
         "weight": lambda grad, input, end: grad * (end - input),
     },
 )
+
+
+def lerp(input, end, weight):
+    """Interpolate linearly: ``input + weight * (end - input)``; ``weight`` is a number or tensor.
+
+    >>> fluxion.lerp(fluxion.tensor([0.0, 1.0]), fluxion.tensor([10.0, 3.0]), 0.5)
+    tensor([5., 2.])
+    """
+    if isinstance(weight, Tensor):
+        return _lerp_tensor(input, end, weight)
+    return _lerp_scalar(input, end, weight)
 
 
 def _nan_to_num_fwd(xp, input, nan=0.0, posinf=None, neginf=None):

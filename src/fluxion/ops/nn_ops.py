@@ -1,0 +1,1081 @@
+"""Neural-network kernels: activations, convolution, pooling, padding, embedding, NLL loss.
+
+Every forward runs on raw arrays and receives the array module ``xp``. Convolution and pooling
+use im2col through strided views (``sliding_window_view``) and BLAS matrix products; col2im
+(scattering window gradients back onto the input) loops over kernel positions only, each step
+one vectorised strided add, never over pixels or the batch.
+
+Each linear kernel is declared together with its adjoint, so that every backward rule is itself
+made of differentiable ops and double backward works: ``convolution`` ->
+``convolution_backward_input`` (the transposed convolution) and ``convolution_backward_weight``,
+which differentiate into each other; max pooling's scatter and gather; average pooling and its
+spread; constant padding with the opposite padding; index padding and its scatter.
+
+``fluxion.nn.functional`` validates arguments (with PyTorch's messages) and calls the kernels
+here with normalised arguments; the kernels trust them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from ._registry import NOT_DIFFERENTIABLE, defop
+from .elementwise import erf, exp, sigmoid, softplus, tanh, where
+
+# Nothing here is exported at the top level: several names (``embedding``, ``convolution``) exist
+# in torch's namespace with other signatures. ``fluxion.nn.functional`` is the public face.
+__all__: list[str] = []
+
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+# ------------------------------------------------------------------------ activations
+
+
+def _gelu_fwd(xp, input, approximate="none"):
+    from .._backend import erf as _erf
+
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (input + _GELU_C * input * input * input)
+        return (0.5 * input * (1.0 + xp.tanh(inner))).astype(input.dtype, copy=False)
+    return (0.5 * input * (1.0 + _erf(xp, input * _SQRT1_2))).astype(input.dtype, copy=False)
+
+
+def _gelu_grad(grad, input, approximate):
+    """d gelu / dx, written with Tensor ops so that it is itself differentiable."""
+    if approximate == "tanh":
+        x2 = input * input
+        t = tanh((input + x2 * input * _GELU_C) * _SQRT_2_OVER_PI)
+        dinner = (x2 * (3.0 * _GELU_C) + 1.0) * _SQRT_2_OVER_PI
+        return grad * ((t + 1.0) * 0.5 + input * 0.5 * (1.0 - t * t) * dinner)
+    cdf = (erf(input * _SQRT1_2) + 1.0) * 0.5
+    pdf = exp(input * input * -0.5) * _INV_SQRT_2PI
+    return grad * (cdf + input * pdf)
+
+
+gelu = defop("gelu", _gelu_fwd, grads={"input": _gelu_grad})
+
+
+def _silu_fwd(xp, input):
+    e = xp.exp(-xp.abs(input))  # the stable sigmoid, as in elementwise.sigmoid
+    s = xp.where(input >= 0, 1 / (1 + e), e / (1 + e))
+    return (input * s).astype(input.dtype, copy=False)
+
+
+def _silu_grad(grad, input):
+    s = sigmoid(input)
+    return grad * s * (1.0 + input * (1.0 - s))
+
+
+silu = defop("silu", _silu_fwd, grads={"input": _silu_grad})
+
+
+def _leaky_relu_fwd(xp, input, negative_slope=0.01):
+    return xp.where(input > 0, input, input * negative_slope).astype(input.dtype, copy=False)
+
+
+# the slope at 0 is negative_slope (PyTorch: input > 0 ? grad : grad * negative_slope)
+leaky_relu = defop(
+    "leaky_relu",
+    _leaky_relu_fwd,
+    grads={
+        "input": lambda grad, input, negative_slope: where(input > 0, grad, grad * negative_slope)
+    },
+)
+
+
+def _elu_fwd(xp, input, alpha=1.0):
+    neg = alpha * xp.expm1(xp.minimum(input, 0))  # minimum: no overflow warning for large x
+    return xp.where(input > 0, input, neg).astype(input.dtype, copy=False)
+
+
+# at 0 the left branch is used: d/dx = alpha * exp(0) = alpha, as in PyTorch's elu_backward
+elu = defop(
+    "elu",
+    _elu_fwd,
+    grads={
+        "input": lambda grad, input, alpha: where(
+            input > 0, grad, grad * alpha * exp(input.clamp(None, 0.0))
+        )
+    },
+)
+
+# ------------------------------------------------------------------------ im2col machinery
+
+
+def _pad(xp, x, pads, value):
+    """Pad the last ``len(pads)`` dims of ``x`` by ``(lo, hi)`` pairs (all >= 0) with ``value``."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    lead = x.ndim - len(pads)
+    shape = x.shape[:lead] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[lead:], pads))
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(Ellipsis,) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[lead:], pads))] = x
+    return out
+
+
+def _windows(xp, x, kernel, stride, dilation, out):
+    """View ``x[..., *S]`` as ``[..., *out, *kernel]``: window elements, no copy."""
+    nd = len(kernel)
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    win = xp.lib.stride_tricks.sliding_window_view(x, eff, axis=tuple(range(x.ndim - nd, x.ndim)))
+    idx = (Ellipsis,) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out, stride))
+    return win[idx + tuple(slice(None, None, d) for d in dilation)]
+
+
+def _at(kpos, dilation, out, stride):
+    """Index of the strided view holding kernel position ``kpos`` of every window."""
+    return (Ellipsis,) + tuple(
+        slice(k * d, k * d + (o - 1) * s + 1, s) for k, d, o, s in zip(kpos, dilation, out, stride)
+    )
+
+
+def _col2im(xp, cols, size, kernel, stride, padding, dilation):
+    """Sum ``cols[..., *kernel, *out]`` back onto an input of spatial ``size`` (adjoint of im2col).
+
+    One strided add per kernel position (prod(kernel) iterations), each over the whole batch.
+    """
+    nd = len(kernel)
+    out = cols.shape[cols.ndim - nd :]
+    lead = cols.shape[: cols.ndim - 2 * nd]
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+    dx = xp.zeros(lead + padded, dtype=cols.dtype)
+    for kpos in itertools.product(*[range(k) for k in kernel]):
+        dx[_at(kpos, dilation, out, stride)] += cols[(Ellipsis,) + kpos + (slice(None),) * nd]
+    if not any(lo or hi for lo, hi in padding):
+        return dx
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
+    return xp.ascontiguousarray(dx[(Ellipsis,) + crop])
+
+
+def _conv_out(size, kernel, stride, padding, dilation):
+    return tuple(
+        (s + lo + hi - d * (k - 1) - 1) // st + 1
+        for s, k, st, (lo, hi), d in zip(size, kernel, stride, padding, dilation)
+    )
+
+
+# ------------------------------------------------------------------------ convolution
+#
+# Shapes: input (N, C, *S), weight (O, C/groups, *K), output (N, O, *out). padding is a tuple of
+# (lo, hi) pairs per spatial dim (asymmetric for padding='same' with even kernels).
+
+
+def _group_cols(xp, input, kernel, stride, padding, dilation, groups, out):
+    """im2col: ``(N, G, C/G * prod(K), prod(out))``, the one copy the forward makes."""
+    n, c = input.shape[:2]
+    nd = len(kernel)
+    win = _windows(xp, _pad(xp, input, padding, 0), kernel, stride, dilation, out)
+    win = win.reshape((n, groups, c // groups) + out + kernel)
+    perm = (0, 1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + tuple(range(3, 3 + nd))
+    k = c // groups * math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
+    return win.transpose(perm).reshape(n, groups, k, math.prod(out))
+
+
+def _conv_fwd(xp, input, weight, bias, stride, padding, dilation, groups):
+    o = weight.shape[0]
+    kernel = weight.shape[2:]
+    out = _conv_out(input.shape[2:], kernel, stride, padding, dilation)
+    cols = _group_cols(xp, input, kernel, stride, padding, dilation, groups, out)
+    w = weight.reshape(groups, o // groups, cols.shape[2])
+    y = xp.matmul(w, cols).reshape((input.shape[0], o) + out)  # (G,Og,K) @ (N,G,K,P): BLAS
+    if bias is not None:
+        y += bias.reshape((o,) + (1,) * len(kernel))
+    return y
+
+
+def _conv_bw_input_fwd(xp, grad_output, weight, input_size, stride, padding, dilation, groups):
+    n, o = grad_output.shape[:2]
+    out = grad_output.shape[2:]
+    kernel = weight.shape[2:]
+    c = weight.shape[1] * groups
+    gy = grad_output.reshape(n, groups, o // groups, math.prod(out))
+    w = weight.reshape(groups, o // groups, weight.shape[1] * math.prod(kernel))
+    cols = xp.matmul(w.transpose(0, 2, 1), gy)  # (N, G, K, P)
+    cols = cols.reshape((n, c) + kernel + out)
+    return _col2im(xp, cols, input_size, kernel, stride, padding, dilation)
+
+
+def _conv_bw_weight_fwd(xp, input, grad_output, kernel_size, stride, padding, dilation, groups):
+    n, c = input.shape[:2]
+    o = grad_output.shape[1]
+    out = grad_output.shape[2:]
+    nd = len(kernel_size)
+    win = _windows(xp, _pad(xp, input, padding, 0), kernel_size, stride, dilation, out)
+    win = win.reshape((n, groups, c // groups) + out + kernel_size)
+    # (G, K, N*P): output positions innermost, so the copy reads the window view with short
+    # strides (about 5x faster than K innermost), and the product below contracts the
+    # contiguous axis of both operands (A @ B.T, BLAS's best case)
+    perm = (1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + (0,) + tuple(range(3, 3 + nd))
+    k, p = c // groups * math.prod(kernel_size), math.prod(out)
+    cols = win.transpose(perm).reshape(groups, k, n * p)
+    gy = grad_output.reshape(n, groups, o // groups, p).transpose(1, 2, 0, 3)
+    gy = gy.reshape(groups, o // groups, n * p)  # (G, Og, N*P)
+    dw = xp.matmul(gy, cols.transpose(0, 2, 1))  # (G, Og, K)
+    return dw.reshape((o, c // groups) + tuple(kernel_size))
+
+
+def _conv_input_grad(grad, weight, input_shape, stride, padding, dilation, groups):
+    return convolution_backward_input(
+        grad, weight, tuple(input_shape[2:]), stride, padding, dilation, groups
+    )
+
+
+def _conv_weight_grad(grad, input, weight_shape, stride, padding, dilation, groups):
+    return convolution_backward_weight(
+        input, grad, tuple(weight_shape[2:]), stride, padding, dilation, groups
+    )
+
+
+convolution = defop(
+    "convolution",
+    _conv_fwd,
+    inputs=("input", "weight", "bias"),
+    grads={
+        "input": _conv_input_grad,
+        "weight": _conv_weight_grad,
+        "bias": lambda grad: grad.sum((0,) + tuple(range(2, grad.ndim))),
+    },
+)
+convolution.__doc__ = """Convolve ``input`` (N, C, *S) with ``weight`` (O, C/groups, *K).
+
+    Low-level kernel behind ``fluxion.nn.functional.conv1d/conv2d``: ``stride`` and ``dilation``
+    are tuples, ``padding`` a tuple of ``(lo, hi)`` pairs, arguments are not validated.
+
+    >>> K, x, w = fluxion.ops.nn_ops, fluxion.ones(1, 1, 3, 3), fluxion.ones(1, 1, 2, 2)
+    >>> K.convolution(x, w, None, (1, 1), ((0, 0), (0, 0)), (1, 1), 1).shape
+    fluxion.Size([1, 1, 2, 2])
+    """
+
+# The transposed convolution. Both kernels are linear in each argument; their VJPs are the
+# other two kernels, which closes the set under differentiation.
+convolution_backward_input = defop(
+    "convolution_backward_input",
+    _conv_bw_input_fwd,
+    grads={
+        "grad_output": lambda grad, weight, stride, padding, dilation, groups: convolution(
+            grad, weight, None, stride, padding, dilation, groups
+        ),
+        "weight": lambda grad, grad_output, weight_shape, stride, padding, dilation, groups: (
+            convolution_backward_weight(
+                grad, grad_output, tuple(weight_shape[2:]), stride, padding, dilation, groups
+            )
+        ),
+    },
+)
+convolution_backward_input.__doc__ = """Return the gradient of ``convolution`` w.r.t. its input.
+
+    This is the transposed convolution of ``grad_output`` with ``weight`` onto an input of
+    spatial size ``input_size``.
+
+    >>> K, g, w = fluxion.ops.nn_ops, fluxion.ones(1, 1, 2, 2), fluxion.ones(1, 1, 2, 2)
+    >>> K.convolution_backward_input(g, w, (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]])
+    """
+
+convolution_backward_weight = defop(
+    "convolution_backward_weight",
+    _conv_bw_weight_fwd,
+    grads={
+        "input": lambda grad, grad_output, input_shape, stride, padding, dilation, groups: (
+            convolution_backward_input(
+                grad_output, grad, tuple(input_shape[2:]), stride, padding, dilation, groups
+            )
+        ),
+        "grad_output": lambda grad, input, stride, padding, dilation, groups: convolution(
+            input, grad, None, stride, padding, dilation, groups
+        ),
+    },
+)
+convolution_backward_weight.__doc__ = """Return the gradient of ``convolution`` w.r.t. its weight.
+
+    >>> K, x, g = fluxion.ops.nn_ops, fluxion.ones(1, 1, 3, 3), fluxion.ones(1, 1, 2, 2)
+    >>> K.convolution_backward_weight(x, g, (2, 2), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    tensor([[[[4., 4.],
+              [4., 4.]]]])
+    """
+
+# ------------------------------------------------------------------------ pooling
+#
+# Pooling kernels work on the last len(kernel_size) dims; every leading dim is a batch dim.
+
+
+def _pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
+    """Output size and the (lo, hi) padding that makes every window fit (PyTorch's formula)."""
+    out, pads = [], []
+    for s, k, st, p, d in zip(size, kernel, stride, padding, dilation):
+        eff = d * (k - 1) + 1
+        o = (s + 2 * p - eff + (st - 1 if ceil_mode else 0)) // st + 1
+        if ceil_mode and (o - 1) * st >= s + p:
+            o -= 1  # the last window must start inside the input or the left padding
+        out.append(o)
+        pads.append((p, max(0, (o - 1) * st + eff - s - p)))
+    return tuple(out), tuple(pads)
+
+
+def _lowest(xp, dtype):
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
+def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
+    nd = len(kernel_size)
+    size = input.shape[-nd:]
+    out, pads = _pool_geometry(size, kernel_size, stride, padding, dilation, ceil_mode)
+    x = _pad(xp, input, pads, _lowest(xp, input.dtype))
+    # a running max over kernel positions, each a strided view of the whole batch: no window
+    # copy, and no reduction over a tiny trailing axis (both slow in NumPy)
+    values = arg = None
+    for k, kpos in enumerate(itertools.product(*[range(n) for n in kernel_size])):
+        v = x[_at(kpos, dilation, out, stride)]
+        if values is None:
+            values, arg = v.copy(), xp.zeros(v.shape, dtype=xp.int64)
+            continue
+        better = v > values
+        if v.dtype.kind == "f":
+            better |= v != v  # PyTorch: (val > maxval) || isnan(val)
+        xp.maximum(values, v, out=values)  # propagates NaN, like the update above
+        arg[better] = k
+    # flat index in the unpadded input plane = window origin + offset of the winning position
+    origin, offset = 0, 0
+    for i in range(nd):
+        start = xp.arange(out[i]) * stride[i] - padding[i]
+        ks = xp.arange(kernel_size[i]) * dilation[i]
+        origin = (origin * size[i])[..., None] + start if i else start
+        offset = (offset * size[i])[..., None] + ks if i else ks
+    return values, origin + offset.reshape(-1)[arg]
+
+
+def _max_pool_scatter_fwd(xp, grad_output, indices, input_size):
+    nd = len(input_size)
+    lead = grad_output.shape[: grad_output.ndim - nd]
+    plane = math.prod(input_size)
+    rows = math.prod(lead)
+    base = (xp.arange(rows, dtype=xp.int64) * plane).reshape((rows,) + (1,) * nd)
+    flat = (indices.reshape((rows,) + indices.shape[len(lead) :]) + base).ravel()
+    dx = xp.bincount(flat, weights=grad_output.ravel(), minlength=rows * plane)
+    return dx.astype(grad_output.dtype, copy=False).reshape(lead + tuple(input_size))
+
+
+def _max_pool_gather_fwd(xp, input, indices, nd):
+    lead = input.shape[: input.ndim - nd]
+    flat_in = input.reshape(lead + (math.prod(input.shape[input.ndim - nd :]),))
+    flat_idx = indices.reshape(lead + (math.prod(indices.shape[indices.ndim - nd :]),))
+    return xp.take_along_axis(flat_in, flat_idx, -1).reshape(indices.shape)
+
+
+def _max_pool_input_grad(grad, indices, input_shape, kernel_size):
+    return max_pool_scatter(
+        grad, indices, tuple(input_shape[len(input_shape) - len(kernel_size) :])
+    )
+
+
+max_pool2d_with_indices = defop(
+    "max_pool2d_with_indices",
+    _max_pool_fwd,
+    aux=("indices",),
+    node_name="MaxPool2DWithIndicesBackward0",
+    grads={"input": _max_pool_input_grad},
+)
+max_pool2d_with_indices.__doc__ = """Max-pool the last two dims; return (values, indices).
+
+    Low-level kernel behind ``fluxion.nn.functional.max_pool2d`` (arguments are tuples and are
+    not validated). ``indices`` index the flattened, unpadded input plane.
+
+    >>> K = fluxion.ops.nn_ops
+    >>> x = fluxion.arange(16.0).reshape(1, 4, 4)
+    >>> v, i = K.max_pool2d_with_indices(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    >>> v, i
+    (tensor([[[ 5.,  7.],
+             [13., 15.]]]), tensor([[[ 5,  7],
+             [13, 15]]]))
+    """
+
+# The scatter (max pooling's VJP) and the gather are each other's adjoints.
+max_pool_scatter = defop(
+    "max_pool_scatter",
+    _max_pool_scatter_fwd,
+    inputs=("grad_output",),
+    grads={
+        "grad_output": lambda grad, indices, input_size: max_pool_gather(
+            grad, indices, len(input_size)
+        )
+    },
+)
+max_pool_gather = defop(
+    "max_pool_gather",
+    _max_pool_gather_fwd,
+    inputs=("input",),
+    grads={
+        "input": lambda grad, indices, input_shape, nd: max_pool_scatter(
+            grad, indices, tuple(input_shape[len(input_shape) - nd :])
+        )
+    },
+)
+
+
+def _avg_divisor(
+    xp, size, kernel, stride, padding, out, count_include_pad, divisor_override, dtype
+):
+    """Per-window divisor, shape ``out`` (PyTorch's pool_size rules, incl. ceil_mode windows)."""
+    if divisor_override:
+        return divisor_override
+    div = xp.ones((), dtype=dtype)
+    for i, (s, k, st, p, o) in enumerate(zip(size, kernel, stride, padding, out)):
+        start = xp.arange(o) * st - p
+        end = xp.minimum(start + k, s + p)
+        if count_include_pad:
+            count = end - start
+        else:
+            count = xp.minimum(end, s) - xp.maximum(start, 0)
+        shape = (o,) + (1,) * (len(size) - i - 1)
+        div = div * count.astype(dtype).reshape(shape)
+    return div
+
+
+def _avg_pool_fwd(
+    xp, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    nd = len(kernel_size)
+    size = input.shape[-nd:]
+    ones = (1,) * nd
+    out, pads = _pool_geometry(size, kernel_size, stride, padding, ones, ceil_mode)
+    x = _pad(xp, input, pads, 0)
+    acc = None
+    for kpos in itertools.product(*[range(k) for k in kernel_size]):  # window sum, no copies
+        v = x[_at(kpos, ones, out, stride)]
+        if acc is None:
+            acc = v.copy()
+        else:
+            acc += v
+    div = _avg_divisor(
+        xp,
+        size,
+        kernel_size,
+        stride,
+        padding,
+        out,
+        count_include_pad,
+        divisor_override,
+        input.dtype if input.dtype.kind == "f" else xp.float64,
+    )
+    if input.dtype.kind != "f":
+        return (acc // div).astype(input.dtype)
+    return (acc / div).astype(input.dtype, copy=False)
+
+
+def _avg_spread_fwd(
+    xp,
+    grad_output,
+    input_size,
+    kernel_size,
+    stride,
+    padding,
+    ceil_mode,
+    count_include_pad,
+    divisor_override,
+):
+    nd = len(kernel_size)
+    ones = (1,) * nd
+    out, pads = _pool_geometry(input_size, kernel_size, stride, padding, ones, ceil_mode)
+    div = _avg_divisor(
+        xp,
+        input_size,
+        kernel_size,
+        stride,
+        padding,
+        out,
+        count_include_pad,
+        divisor_override,
+        grad_output.dtype,
+    )
+    g = (grad_output / div).astype(grad_output.dtype, copy=False)
+    cols = xp.broadcast_to(
+        g[(Ellipsis,) + (None,) * nd + (slice(None),) * nd],
+        g.shape[:-nd] + tuple(kernel_size) + out,
+    )
+    return _col2im(xp, cols, tuple(input_size), kernel_size, stride, pads, ones)
+
+
+def _avg_pool_grad(
+    grad, input_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    size = tuple(input_shape[len(input_shape) - len(kernel_size) :])
+    return avg_pool_spread(
+        grad, size, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+avg_pool2d = defop(
+    "avg_pool2d", _avg_pool_fwd, node_name="AvgPool2DBackward0", grads={"input": _avg_pool_grad}
+)
+avg_pool2d.__doc__ = """Average-pool the last two dims (low-level kernel, tuple arguments).
+
+    >>> x = fluxion.arange(16.0).reshape(1, 4, 4)
+    >>> fluxion.ops.nn_ops.avg_pool2d(x, (2, 2), (2, 2), (0, 0), False, True, None)
+    tensor([[[ 2.5000,  4.5000],
+             [10.5000, 12.5000]]])
+    """
+
+
+def _avg_spread_grad(
+    grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    return avg_pool2d(
+        grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+# average pooling's VJP: spread each output gradient evenly over its window (the adjoint)
+avg_pool_spread = defop("avg_pool_spread", _avg_spread_fwd, grads={"grad_output": _avg_spread_grad})
+
+# ------------------------------------------------------------------------ padding
+
+
+def _constant_pad_fwd(xp, input, pad, value=0):
+    """``pad`` is PyTorch's flat list, last dim first; negative entries crop."""
+    nd = len(pad) // 2
+    pairs = tuple((pad[2 * i], pad[2 * i + 1]) for i in range(nd))[::-1]  # first padded dim first
+    crop = tuple(
+        slice(max(-lo, 0), s - max(-hi, 0)) for s, (lo, hi) in zip(input.shape[-nd:], pairs)
+    )
+    x = input[(Ellipsis,) + crop]
+    pos = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pairs)
+    out = _pad(xp, x, pos, value)
+    return x.copy() if out is x else out  # a new array, never a view of the input
+
+
+# the VJP of padding is cropping, i.e. padding by the opposite amounts
+constant_pad_nd = defop(
+    "constant_pad_nd",
+    _constant_pad_fwd,
+    node_name="ConstantPadNdBackward0",
+    grads={"input": lambda grad, pad: constant_pad_nd(grad, tuple(-p for p in pad), 0)},
+)
+constant_pad_nd.__doc__ = """Pad with a constant; ``pad`` lists (left, right) pairs, last dim first.
+
+    >>> fluxion.ops.nn_ops.constant_pad_nd(fluxion.ones(2), (1, 2), 0.0)
+    tensor([0., 1., 1., 0., 0.])
+    """
+
+
+def _index_pad_indices(xp, size, pad, mode):
+    """One index array per padded dim (first padded dim first) mapping output to input."""
+    nd = len(pad) // 2
+    pairs = tuple((pad[2 * i], pad[2 * i + 1]) for i in range(nd))[::-1]
+    out = []
+    for s, (lo, hi) in zip(size[-nd:], pairs):
+        j = xp.arange(-lo, s + hi)
+        if mode == "reflect":
+            j = xp.abs(j)
+            j = xp.where(j >= s, 2 * (s - 1) - j, j)
+        elif mode == "replicate":
+            j = xp.clip(j, 0, s - 1)
+        else:  # circular
+            j = j % s
+        out.append(j)
+    return out
+
+
+def _index_pad_fwd(xp, input, pad, mode):
+    idx = _index_pad_indices(xp, input.shape, pad, mode)
+    axis0 = input.ndim - len(idx)
+    for i, j in enumerate(idx):
+        input = xp.take(input, j, axis=axis0 + i)
+    return input
+
+
+def _index_pad_scatter_fwd(xp, grad_output, pad, mode, input_size):
+    idx = _index_pad_indices(xp, tuple(input_size), pad, mode)
+    axis0 = grad_output.ndim - len(idx)
+    g = grad_output
+    for i, j in enumerate(idx):  # sum gradients of copies: a one-hot matrix product per dim
+        onehot = (j[:, None] == xp.arange(input_size[axis0 + i])).astype(g.dtype)
+        g = xp.moveaxis(xp.moveaxis(g, axis0 + i, -1) @ onehot, -1, axis0 + i)
+    return xp.ascontiguousarray(g)
+
+
+index_pad_scatter = defop(
+    "index_pad_scatter",
+    _index_pad_scatter_fwd,
+    grads={"grad_output": lambda grad, pad, mode: _INDEX_PADS[mode, len(pad) // 2](grad, pad)},
+)
+
+_PAD_NODE = {
+    "reflect": "ReflectionPad{}DBackward0",
+    "replicate": "ReplicationPad{}DBackward0",
+    "circular": "CircularPad{}DBackward0",
+}
+
+
+def _make_index_pad(mode: str, nd: int):
+    def forward(xp, input, pad):
+        return _index_pad_fwd(xp, input, pad, mode)
+
+    def input_grad(grad, input_shape, pad):
+        return index_pad_scatter(grad, pad, mode, tuple(input_shape))
+
+    return defop(
+        f"{mode}_pad{nd}d",
+        forward,
+        node_name=_PAD_NODE[mode].format(nd),
+        grads={"input": input_grad},
+    )
+
+
+# one op per (mode, padded dims), so that grad_fn names match PyTorch's
+_INDEX_PADS = {
+    (m, nd): _make_index_pad(m, nd)
+    for m, nd in itertools.product(("reflect", "replicate", "circular"), (1, 2, 3))
+}
+
+
+def index_pad(input, pad: tuple, mode: str):
+    """Pad by copying input values: ``mode`` is ``'reflect'``, ``'replicate'`` or ``'circular'``.
+
+    >>> fluxion.ops.nn_ops.index_pad(fluxion.tensor([[1., 2., 3.]]), (2, 1), "reflect")
+    tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    return _INDEX_PADS[mode, len(pad) // 2](input, tuple(pad))
+
+
+# ------------------------------------------------------------------------ embedding, one_hot
+
+
+def _embedding_fwd(xp, input, weight, padding_idx=None, scale_grad_by_freq=False):
+    return weight[input]
+
+
+def _embedding_bw_fwd(xp, grad_output, indices, num_weights, padding_idx, scale_grad_by_freq):
+    d = grad_output.shape[-1]
+    idx = indices.reshape(-1)
+    g = grad_output.reshape(-1, d)
+    if scale_grad_by_freq:
+        counts = xp.bincount(idx, minlength=num_weights)
+        g = g / counts[idx][:, None].astype(g.dtype)
+    if padding_idx is not None:
+        keep = idx != padding_idx
+        idx, g = idx[keep], g[keep]
+    out = xp.zeros((num_weights, d), dtype=grad_output.dtype)
+    xp.add.at(out, idx, g)  # unbuffered scatter-add: repeated indices accumulate
+    return out
+
+
+def _embedding_coef_fwd(xp, indices, num_weights, padding_idx, scale_grad_by_freq, dtype):
+    dtype = getattr(dtype, "np", dtype)  # a fluxion dtype from the rule
+    coef = xp.ones(indices.shape + (1,), dtype=dtype)
+    if scale_grad_by_freq:
+        counts = xp.bincount(indices.reshape(-1), minlength=num_weights)
+        coef = coef / counts[indices][..., None]
+    if padding_idx is not None:
+        coef = coef * (indices != padding_idx)[..., None]
+    return coef.astype(dtype, copy=False)
+
+
+_embedding_coef = defop("embedding_coef", _embedding_coef_fwd, NOT_DIFFERENTIABLE)
+
+
+def _embedding_bw_grad(grad, indices, num_weights, padding_idx, scale_grad_by_freq):
+    out = embedding(indices, grad)
+    if padding_idx is None and not scale_grad_by_freq:
+        return out
+    return out * _embedding_coef(indices, num_weights, padding_idx, scale_grad_by_freq, grad.dtype)
+
+
+embedding_dense_backward = defop(
+    "embedding_dense_backward",
+    _embedding_bw_fwd,
+    inputs=("grad_output", "indices"),
+    grads={"grad_output": _embedding_bw_grad},
+)
+
+embedding = defop(
+    "embedding",
+    _embedding_fwd,
+    inputs=("input", "weight"),
+    grads={
+        "weight": lambda grad, input, weight_shape, padding_idx, scale_grad_by_freq: (
+            embedding_dense_backward(grad, input, weight_shape[0], padding_idx, scale_grad_by_freq)
+        )
+    },
+)
+embedding.__doc__ = """Look up rows of ``weight`` (low-level kernel; indices are not checked).
+
+    >>> fluxion.ops.nn_ops.embedding(fluxion.tensor([2, 0]), fluxion.eye(3))
+    tensor([[0., 0., 1.],
+            [1., 0., 0.]])
+    """
+
+
+def _one_hot_fwd(xp, input, num_classes=-1):
+    return (input[..., None] == xp.arange(num_classes)).astype(xp.int64)
+
+
+one_hot = defop("one_hot", _one_hot_fwd, NOT_DIFFERENTIABLE)
+one_hot.__doc__ = """One-hot encode int64 class indices (low-level; ``num_classes`` is given).
+
+    >>> fluxion.ops.nn_ops.one_hot(fluxion.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+
+# ------------------------------------------------------------------------ negative log likelihood
+#
+# input (C,), (N, C) or (N, C, *d); target (), (N,) or (N, *d); the class dim is 0 for 1-D input.
+
+
+def _target_weights(xp, target, weight, ignore_index, dtype):
+    """weight[target] (1 without weight), 0 where target == ignore_index; target-shaped."""
+    dtype = getattr(dtype, "np", dtype)  # a fluxion dtype when called from a rule
+    valid = target != ignore_index
+    t = xp.where(valid, target, 0)
+    w = weight[t].astype(dtype, copy=False) if weight is not None else xp.ones(t.shape, dtype)
+    return t, w * valid
+
+
+def _nll_fwd(xp, input, target, weight, reduction, ignore_index):
+    cdim = 0 if input.ndim == 1 else 1
+    bad = (target != ignore_index) & ((target < 0) | (target >= input.shape[cdim]))
+    if bad.any():
+        raise IndexError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds.")
+    t, w = _target_weights(xp, target, weight, ignore_index, input.dtype)
+    picked = xp.take_along_axis(input, xp.expand_dims(t, cdim), cdim).squeeze(cdim)
+    losses = -picked * w
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return xp.asarray(total, dtype=input.dtype)
+    wsum = w.sum()
+    return xp.asarray(total / wsum if wsum != 0 else xp.nan, dtype=input.dtype)
+
+
+def _nll_coef_fwd(xp, target, weight, input_shape, reduction, ignore_index, dtype):
+    """d loss / d input for a unit output gradient: -weight[t] / total at the target class."""
+    dtype = getattr(dtype, "np", dtype)  # a fluxion dtype when called from a rule
+    cdim = 0 if len(input_shape) == 1 else 1
+    t, w = _target_weights(xp, target, weight, ignore_index, dtype)
+    if reduction == "mean":
+        wsum = w.sum()
+        w = w / wsum if wsum != 0 else xp.full(w.shape, xp.nan, dtype)
+    coef = xp.zeros(input_shape, dtype=dtype)
+    xp.put_along_axis(coef, xp.expand_dims(t, cdim), xp.expand_dims(-w, cdim), cdim)
+    return coef
+
+
+_nll_coef = defop("nll_loss_coef", _nll_coef_fwd, NOT_DIFFERENTIABLE, inputs=("target", "weight"))
+
+
+def _nll_grad(grad, target, weight, input_shape, reduction, ignore_index):
+    # nll is linear in input: the VJP is grad times a constant, so double backward is free
+    coef = _nll_coef(target, weight, tuple(input_shape), reduction, ignore_index, grad.dtype)
+    if reduction == "none" and len(input_shape) > 1:
+        grad = grad.unsqueeze(1)
+    return grad * coef
+
+
+def _nll_total_weight_fwd(xp, target, weight, ignore_index, dtype):
+    w = _target_weights(xp, target, weight, ignore_index, dtype)[1]
+    return xp.asarray(w.sum(), w.dtype)
+
+
+nll_total_weight = defop(
+    "nll_total_weight", _nll_total_weight_fwd, NOT_DIFFERENTIABLE, inputs=("target", "weight")
+)
+
+nll_loss = defop(
+    "nll_loss", _nll_fwd, inputs=("input", "target", "weight"), grads={"input": _nll_grad}
+)
+nll_loss.__doc__ = """Negative log likelihood of ``target`` classes (low-level kernel, no checks).
+
+    >>> logp = fluxion.tensor([[-1.0, -2.0], [-3.0, -4.0]])
+    >>> fluxion.ops.nn_ops.nll_loss(logp, fluxion.tensor([0, 1]), None, "mean", -100)
+    tensor(2.5000)
+    """
+# same kernel, PyTorch's node name for inputs with spatial dims
+nll_loss2d = defop(
+    "nll_loss2d",
+    _nll_fwd,
+    inputs=("input", "target", "weight"),
+    node_name="NllLoss2DBackward0",
+    grads={"input": _nll_grad},
+)
+nll_loss2d.__doc__ = nll_loss.__doc__
+
+# ------------------------------------------------------------------------ binary cross entropy
+
+
+def _clamped_log(xp, x):
+    """log(x) clamped below at -100 (PyTorch's BCE), without a divide-by-zero warning at 0."""
+    pos = x > 0
+    return xp.where(pos, xp.maximum(xp.log(xp.where(pos, x, 1)), -100), -100)
+
+
+def _bce_fwd(xp, input, target, weight, reduction):
+    loss = -(target * _clamped_log(xp, input) + (1 - target) * _clamped_log(xp, 1 - input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.astype(input.dtype, copy=False)
+    if reduction == "none":
+        return loss
+    return xp.asarray(loss.mean() if reduction == "mean" else loss.sum(), dtype=input.dtype)
+
+
+def _bce_scale(grad, weight, reduction, numel):
+    if reduction == "mean":
+        grad = grad / numel
+    return grad if weight is None else grad * weight
+
+
+def _bce_input_grad(grad, input, target, weight, reduction):
+    # PyTorch's binary_cross_entropy_backward: (x - t) / max(x (1 - x), 1e-12)
+    g = _bce_scale(grad, weight, reduction, input.numel())
+    return g * (input - target) / ((1 - input) * input).clamp(1e-12, None)
+
+
+def _bce_target_grad(grad, input, weight, reduction):
+    g = _bce_scale(grad, weight, reduction, input.numel())
+    return g * ((1 - input).log() - input.log())  # -logit(x), as in PyTorch
+
+
+binary_cross_entropy = defop(
+    "binary_cross_entropy",
+    _bce_fwd,
+    inputs=("input", "target", "weight"),
+    grads={"input": _bce_input_grad, "target": _bce_target_grad},
+)
+binary_cross_entropy.__doc__ = """Binary cross entropy of probabilities (kernel; no checks).
+
+    >>> K = fluxion.ops.nn_ops
+    >>> K.binary_cross_entropy(fluxion.tensor([0.0, 1.0]), fluxion.tensor([1.0, 1.0]), None,
+    ...                        "sum")
+    tensor(100.)
+    """
+
+# ------------------------------------------------------------------------ pointwise losses
+#
+# One node per loss, as in PyTorch (MseLossBackward0, ...). Inputs broadcast; the rules are
+# written with Tensor ops, so they are differentiable again.
+
+
+def _reduce_loss(xp, loss, reduction):
+    if reduction == "none":
+        return loss
+    if loss.size == 0 and reduction == "mean":
+        return xp.asarray(xp.nan, dtype=loss.dtype)  # PyTorch: nan, without a warning
+    return xp.asarray(loss.mean() if reduction == "mean" else loss.sum(), dtype=loss.dtype)
+
+
+def _scaled(grad, reduction, like):
+    """The gradient of the reduction: ``grad / numel`` for ``'mean'``."""
+    return grad / like.numel() if reduction == "mean" else grad
+
+
+def _mse_fwd(xp, input, target, reduction):
+    d = input - target
+    return _reduce_loss(xp, d * d, reduction)
+
+
+def _mse_grad(grad, input, target, reduction):
+    d = input - target
+    return _scaled(grad, reduction, d) * 2.0 * d
+
+
+mse_loss = defop(
+    "mse_loss",
+    _mse_fwd,
+    broadcasts=True,
+    promote="promote",
+    node_name="MseLossBackward0",
+    grads={
+        "input": _mse_grad,
+        "target": lambda grad, input, target, reduction: -_mse_grad(grad, input, target, reduction),
+    },
+)
+
+
+def _smooth_l1_fwd(xp, input, target, reduction, beta):
+    d = xp.abs(input - target)
+    return _reduce_loss(
+        xp,
+        xp.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).astype(d.dtype, copy=False),
+        reduction,
+    )
+
+
+def _smooth_l1_grad(grad, input, target, reduction, beta):
+    # d/dx = d / beta inside (-beta, beta), sign(d) outside: clamp(d / beta, -1, 1)
+    d = input - target
+    return _scaled(grad, reduction, d) * (d / beta).clamp(-1.0, 1.0)
+
+
+smooth_l1_loss = defop(
+    "smooth_l1_loss",
+    _smooth_l1_fwd,
+    broadcasts=True,
+    promote="promote",
+    node_name="SmoothL1LossBackward0",
+    grads={
+        "input": _smooth_l1_grad,
+        "target": lambda grad, input, target, reduction, beta: (
+            -_smooth_l1_grad(grad, input, target, reduction, beta)
+        ),
+    },
+)
+
+
+def _huber_fwd(xp, input, target, reduction, delta):
+    d = xp.abs(input - target)
+    return _reduce_loss(
+        xp,
+        xp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)).astype(d.dtype, copy=False),
+        reduction,
+    )
+
+
+def _huber_grad(grad, input, target, reduction, delta):
+    d = input - target
+    return _scaled(grad, reduction, d) * d.clamp(-delta, delta)
+
+
+huber_loss = defop(
+    "huber_loss",
+    _huber_fwd,
+    broadcasts=True,
+    promote="promote",
+    node_name="HuberLossBackward0",
+    grads={
+        "input": _huber_grad,
+        "target": lambda grad, input, target, reduction, delta: (
+            -_huber_grad(grad, input, target, reduction, delta)
+        ),
+    },
+)
+
+
+def _bce_logits_fwd(xp, input, target, weight, pos_weight, reduction):
+    # (1 - t) x + (1 + (pw - 1) t) softplus(-x), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
+    sp_neg = xp.log1p(xp.exp(-xp.abs(input))) + xp.maximum(-input, 0)
+    lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + lw * sp_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce_loss(xp, loss.astype(input.dtype, copy=False), reduction)
+
+
+def _bce_logits_input_grad(grad, input, target, weight, pos_weight, reduction):
+    g = _scaled(grad, reduction, input)
+    if weight is not None:
+        g = g * weight
+    if pos_weight is None:
+        return g * (sigmoid(input) - target)
+    pt = pos_weight * target
+    return g * ((pt + 1 - target) * sigmoid(input) - pt)
+
+
+def _bce_logits_target_grad(grad, input, weight, pos_weight, reduction):
+    g = _scaled(grad, reduction, input)
+    if weight is not None:
+        g = g * weight
+    if pos_weight is None:
+        return -g * input
+    return g * ((pos_weight - 1) * softplus(-input) - input)
+
+
+binary_cross_entropy_with_logits = defop(
+    "binary_cross_entropy_with_logits",
+    _bce_logits_fwd,
+    broadcasts=True,
+    inputs=("input", "target", "weight", "pos_weight"),
+    grads={"input": _bce_logits_input_grad, "target": _bce_logits_target_grad},
+)
+
+# ------------------------------------------------------------------------ transposed convolution
+
+
+def _conv_transpose_fwd(xp, input, weight, bias, output_size, stride, padding, dilation, groups):
+    out = _conv_bw_input_fwd(xp, input, weight, output_size, stride, padding, dilation, groups)
+    if bias is not None:
+        out += bias.reshape((-1,) + (1,) * len(output_size))
+    return out
+
+
+# the transposed convolution is convolution_backward_input plus a bias; PyTorch names its node
+# ConvolutionBackward0 too (one aten::convolution with transposed=True)
+conv_transpose = defop(
+    "conv_transpose",
+    _conv_transpose_fwd,
+    inputs=("input", "weight", "bias"),
+    node_name="ConvolutionBackward0",
+    grads={
+        "input": lambda grad, weight, stride, padding, dilation, groups: convolution(
+            grad, weight, None, stride, padding, dilation, groups
+        ),
+        "weight": lambda grad, input, weight_shape, stride, padding, dilation, groups: (
+            convolution_backward_weight(
+                grad, input, tuple(weight_shape[2:]), stride, padding, dilation, groups
+            )
+        ),
+        "bias": lambda grad: grad.sum((0,) + tuple(range(2, grad.ndim))),
+    },
+)
+
+# ------------------------------------------------------------------------ adaptive average pooling
+
+
+def _adaptive_matrix(xp, n_in, n_out, dtype):
+    """(n_out, n_in) averaging matrix of PyTorch's windows [floor(i L / o), ceil((i+1) L / o))."""
+    i = xp.arange(n_out)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    j = xp.arange(n_in)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _adaptive_avg_fwd(xp, input, output_size):
+    h, w = input.shape[-2:]
+    ph = _adaptive_matrix(xp, h, output_size[0], input.dtype)
+    pw = _adaptive_matrix(xp, w, output_size[1], input.dtype)
+    return xp.matmul(xp.matmul(ph, input), pw.T)  # two small BLAS products
+
+
+def _adaptive_avg_bw_fwd(xp, grad_output, input_size):
+    oh, ow = grad_output.shape[-2:]
+    ph = _adaptive_matrix(xp, input_size[0], oh, grad_output.dtype)
+    pw = _adaptive_matrix(xp, input_size[1], ow, grad_output.dtype)
+    return xp.matmul(xp.matmul(ph.T, grad_output), pw)
+
+
+adaptive_avg_pool2d = defop(
+    "adaptive_avg_pool2d",
+    _adaptive_avg_fwd,
+    node_name="AdaptiveAvgPool2DBackward0",
+    grads={
+        "input": lambda grad, input_shape: adaptive_avg_pool2d_backward(
+            grad, tuple(input_shape[-2:])
+        )
+    },
+)
+# linear, and the adjoint of the pooling: its VJP is the pooling again
+adaptive_avg_pool2d_backward = defop(
+    "adaptive_avg_pool2d_backward",
+    _adaptive_avg_bw_fwd,
+    grads={
+        "grad_output": lambda grad, grad_output_shape: adaptive_avg_pool2d(
+            grad, tuple(grad_output_shape[-2:])
+        )
+    },
+)
+
+# PyTorch divides soft-target cross entropy's sum by the batch size with div(Tensor, Scalar)
+div_by_count = defop(
+    "div_by_count",
+    lambda xp, input, other: xp.asarray(input / other, input.dtype),
+    node_name="DivBackward1",
+    grads={"input": lambda grad, other: grad / other},
+)
