@@ -39,6 +39,7 @@ __all__ = [
     "result_type",
 ]
 
+
 class dtype:
     """A tensor element type, such as ``fluxion.float32``.
 

@@ -42,6 +42,13 @@ def _wrap(arr) -> Tensor:
     return t
 
 
+def _wrap_any(arr) -> Tensor:
+    """Wrap an array or a NumPy scalar (what NumPy returns for 0-d results)."""
+    if type(arr) is not np.ndarray:
+        arr = np.asarray(arr)
+    return _wrap(arr)
+
+
 def _as_shape(args: tuple) -> tuple:
     """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` as PyTorch does."""
     if len(args) == 1 and not isinstance(args[0], (int, np.integer)):

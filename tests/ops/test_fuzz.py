@@ -104,8 +104,11 @@ def _compare(name, fn, args):
     np.testing.assert_allclose(got.numpy(), w, rtol=tol, atol=tol, equal_nan=True)
 
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))

@@ -74,6 +74,11 @@ class Node:
     def apply(self, grads: list):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def apply_raw(self, grads: list) -> list:
+        """First-order backward on raw arrays; by default through ``apply`` on Tensors."""
+        out = self.apply(_to_tensors(grads))
+        return [None if g is None else g._data for g in out]
+
     def release(self) -> None:
         """Free saved tensors (called after the node ran with ``retain_graph=False``)."""
 
@@ -106,6 +111,24 @@ class AccumulateGrad(Node):
             var.grad = old + grad  # create_graph: keep the graph of the accumulated gradient
         else:
             old._data += grad._data  # accumulate in place, as PyTorch does
+            old._bump()
+        if var._post_acc_hooks is not None:
+            for hook in var._post_acc_hooks:
+                hook(var)
+        return ()
+
+    def apply_raw(self, grads: list):
+        grad = grads[0]
+        var = self.variable
+        if grad is None:
+            return ()
+        old = var.grad
+        if old is None:
+            var.grad = _wrap_any(grad.copy())  # own it: one gradient may reach several leaves
+        elif old.requires_grad or not old._data.flags.writeable:
+            var.grad = old + _wrap_any(grad)
+        else:
+            old._data += grad  # accumulate in place, as PyTorch does
             old._bump()
         if var._post_acc_hooks is not None:
             for hook in var._post_acc_hooks:
@@ -163,6 +186,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     those in ``inputs`` when given). Without it (``autograd.grad``), the gradients reaching
     ``inputs`` are returned instead, as a list aligned with ``inputs``.
     """
+    # First-order backward (no create_graph) runs on raw arrays: nodes get `apply_raw`, and only
+    # hooks and nodes without array rules see Tensors. Measured on the 200-op overhead chain:
+    # backward time per op 9.8 -> 5.5 us.
+    raw = not create_graph
+    if raw:
+        root_grads = [g._data for g in root_grads]
     pending: dict = {}
     root_nodes = []
     for t, g in zip(roots, root_grads):
@@ -192,7 +221,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if buf is None:
                 buf = [None] * node.n_outputs
             if node._tensor_hooks is not None or node._retain is not None:
-                _run_tensor_hooks(node, buf)
+                if raw:
+                    tbuf = _to_tensors(buf)
+                    _run_tensor_hooks(node, tbuf)
+                    buf = _to_arrays(tbuf)
+                else:
+                    _run_tensor_hooks(node, buf)
             if targets is not None and node in targets:
                 for nr, i in targets[node]:
                     captured[i] = buf[nr]
@@ -201,16 +235,22 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             elif type(node) is AccumulateGrad and not accumulate:
                 continue
             if node._pre_hooks is not None:
+                buf = _to_tensors(buf) if raw else buf
                 for hook in node._pre_hooks:
                     new = hook(tuple(buf))
                     if new is not None:
                         buf = list(new)
+                buf = _to_arrays(buf) if raw else buf
             if buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
-                in_grads = node.apply(buf)
+                in_grads = node.apply_raw(buf) if raw else node.apply(buf)
             else:
                 in_grads = ()
             if node._post_hooks is not None:
-                in_grads = _run_post_hooks(node, in_grads, buf)
+                if raw:
+                    in_grads = _run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf))
+                    in_grads = _to_arrays(in_grads)
+                else:
+                    in_grads = _run_post_hooks(node, in_grads, buf)
             if not retain_graph:
                 node.release()
             edges = node.next_functions
@@ -231,7 +271,24 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     ready.append(child)
     finally:
         _grad_state.enabled = prev_mode
+    if raw and captured is not None:
+        captured = _to_tensors(captured)
     return captured
+
+
+def _to_tensors(grads) -> list:
+    return [None if g is None else _wrap_any(g) for g in grads]
+
+
+def _to_arrays(grads) -> list:
+    return [None if g is None else g._data for g in grads]
+
+
+def _wrap_any(arr):
+    global _wrap_any
+    from ..tensor import _wrap_any  # tensor.py imports this module: bind on first use
+
+    return _wrap_any(arr)
 
 
 def make_accumulator(t) -> AccumulateGrad:

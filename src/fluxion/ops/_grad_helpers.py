@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as _np  # NOTE: only for raw-array gradients in first-order backward
+
 __all__ = ["norm_dim", "norm_dims", "expand_reduced"]
 
 
@@ -35,9 +37,11 @@ def norm_dims(dim: Any, ndim: int, op: str = "") -> tuple:
 
 def expand_reduced(grad, shape: tuple, dim, keepdim: bool):
     """Broadcast the gradient of a reduction over ``dim`` back to the input's ``shape``."""
-    if not keepdim and dim is not None and dim != () and len(shape) > 0:
+    if not keepdim and len(shape) > 0:
+        kept = list(shape)
         for d in norm_dims(dim, len(shape)):
-            grad = grad.unsqueeze(d)
-    elif not keepdim and len(shape) > 0:
-        grad = grad.reshape((1,) * len(shape))
-    return grad.expand(shape)
+            kept[d] = 1
+        grad = grad.reshape(tuple(kept))
+    if hasattr(grad, "expand"):
+        return grad.expand(shape)
+    return _np.broadcast_to(grad, shape)  # a raw array (first-order backward)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd.engine import FREED_MSG, Node
+from ..autograd.engine import FREED_MSG, Node, make_accumulator
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, _Version, _wrap
 
@@ -61,6 +61,8 @@ class OpDef:
         "view",
         "node_cls",
         "shape_idx",
+        "need_shapes",
+        "array_rules",
         "differentiable",
         "public",
         "__dict__",
@@ -120,11 +122,37 @@ class OpNode(Node):
             i += 1
         return out
 
-    def _unpack(self) -> list:
+    def apply_raw(self, grads: list) -> list:
+        """First-order backward: with ``array_rules`` the rules run on raw arrays, no Tensors."""
+        op = self._op
+        if not op.array_rules:
+            return Node.apply_raw(self, grads)
+        if self._freed:
+            raise RuntimeError(FREED_MSG)
+        grad = grads[0]
+        env = self._unpack(True)
+        edges = self.next_functions
+        out = []
+        i = 0
+        for rule, idx in op.rules:
+            if rule is None or edges[i][0] is None:
+                out.append(None)
+            else:
+                g = rule(grad, *[env[j] for j in idx]) if idx else rule(grad)
+                shape = g.shape
+                if op.broadcasts and shape != self._shapes[i]:
+                    g = _sum_to_array(g, self._shapes[i])
+                if self._cast is not None and g.dtype != self._cast[i]:
+                    g = g.astype(self._cast[i])
+                out.append(g)
+            i += 1
+        return out
+
+    def _unpack(self, raw: bool = False) -> list:
         """Return saved inputs, attributes and result, checking in-place modification."""
         saved = self._saved
         if saved:
-            env = list(saved)
+            env = [t._data if raw and isinstance(t, Tensor) else t for t in saved]
             for t, v in zip(saved, self._versions):
                 if isinstance(t, Tensor) and t._vc is not None and t._vc.v != v:
                     raise RuntimeError(
@@ -147,11 +175,14 @@ class OpNode(Node):
                     f"version {self._rvc.v}; expected version 0 instead. Hint: clone the output "
                     "before modifying it in place."
                 )
-            r = _wrap(self._result)
-            if _grad_state.enabled:  # double backward: the output is a function of the inputs
-                r.grad_fn = self
-                r.requires_grad = True
-            env.append(r)
+            if raw:
+                env.append(self._result)
+            else:
+                r = _wrap(self._result)
+                if _grad_state.enabled:  # double backward: the output is a function of the inputs
+                    r.grad_fn = self
+                    r.requires_grad = True
+                env.append(r)
         elif self._op.save_result:
             env.append(None)
         if self._op.shape_idx:
@@ -207,6 +238,19 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
 _GRAD_NAMES = ("grad", "grads")  # the incoming gradient(s), never saved
 
 
+def _sum_to_array(g, shape: tuple):
+    """``sum_to`` on a raw array (first-order backward)."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead:
+        g = g.reshape(shape)
+    return g
+
+
 def _rule_params(rule: Callable) -> list[str]:
     names = []
     for p in inspect.signature(rule).parameters.values():
@@ -226,6 +270,7 @@ def defop(
     view: bool = False,
     node_name: str | None = None,
     aux: tuple = (),
+    array_rules: bool = False,
     seq_input: bool = False,
     multi_output: bool = False,
 ) -> Callable:
@@ -242,6 +287,9 @@ def defop(
         promote: ``"promote"`` casts tensor inputs to PyTorch's common dtype first; ``"float"``
             also turns integer results into the default float dtype.
         view: The result shares memory (and the version counter) with the first input.
+        array_rules: The rules use only operators (and methods NumPy arrays share with
+            Tensors), so first-order backward may run them on raw arrays, skipping Tensor
+            dispatch. Double backward still runs them on Tensors.
         aux: Names of extra, non-differentiable outputs the forward returns after the first
             (``max(dim)`` returns ``indices``); rules may ask for them by name.
         seq_input: The one tensor parameter is a sequence of tensors (``cat(tensors)``): the
@@ -296,6 +344,8 @@ def defop(
     op.shape_idx = (
         tuple((tensor_params.index(n), k == "dtype") for n, k in meta) if differentiable else ()
     )
+    op.need_shapes = bool(broadcasts or op.shape_idx)
+    op.array_rules = array_rules
     op.save_idx = tuple(tensor_params.index(n) for n in saved)
     op.save_result = needs_result
     # Per mask of inputs that require grad: which saved slots and whether the output are needed.
@@ -473,7 +523,10 @@ def _promote2(d0, d1, kind: str):
 
 
 def _zero_rule(grad):
-    return grad.new_zeros(grad.shape)  # elementwise ops only: the input has the grad's shape
+    # elementwise ops only: the input has the grad's shape (grad may be a raw array)
+    if isinstance(grad, Tensor):
+        return grad.new_zeros(grad.shape)
+    return xp.zeros_like(grad)
 
 
 def _promote(datas: list, kind: str) -> None:
@@ -552,18 +605,45 @@ def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
     return result
 
 
+def _edge(a) -> tuple:
+    """The edge an op's node gets for input ``a`` (a tensor that requires grad)."""
+    fn = a.grad_fn
+    if fn is not None:
+        return (fn, a._output_nr)
+    ref = a._accum_ref
+    acc = ref() if ref is not None else None
+    return (acc if acc is not None else make_accumulator(a), 0)
+
+
+_NO_EDGE = (None, 0)
+
+
 def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
+    """Build the node of one op call (grad mode is on and an input requires grad)."""
     node = op.node_cls()
-    edges = []
     mask = 0
-    for i, a in enumerate(args):
+    if len(args) == 2:  # the common case, unrolled: measured ~30% cheaper than the loop
+        a, b = args
         if isinstance(a, Tensor) and a.requires_grad:
-            fn = a.grad_fn
-            edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
-            mask |= 1 << i
+            e0 = _edge(a)
+            mask = 1
         else:
-            edges.append((None, 0))
-    node.next_functions = tuple(edges)
+            e0 = _NO_EDGE
+        if isinstance(b, Tensor) and b.requires_grad:
+            e1 = _edge(b)
+            mask |= 2
+        else:
+            e1 = _NO_EDGE
+        node.next_functions = (e0, e1)
+    else:
+        edges = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                edges.append(_edge(a))
+                mask |= 1 << i
+            else:
+                edges.append(_NO_EDGE)
+        node.next_functions = tuple(edges)
     node._cast = None
     if op.promote is not None:
         odt = out.dtype
@@ -588,7 +668,7 @@ def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
     else:
         node._result = None
     node._freed = False
-    if op.broadcasts or op.shape_idx:
+    if op.need_shapes:
         node._shapes = tuple(a._data.shape if isinstance(a, Tensor) else () for a in args)
         if op.shape_idx:
             node._dtypes = tuple(a._data.dtype if isinstance(a, Tensor) else None for a in args)

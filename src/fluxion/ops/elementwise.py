@@ -20,13 +20,21 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # ------------------------------------------------------------------------ argument checks
 
 
-def _tensor_arg(value, op: str):
-    """Ops like ``maximum`` take tensors only, as in PyTorch (no Python numbers)."""
-    if getattr(value, "dtype", None) is None:
-        raise TypeError(
-            f"{op}(): argument 'other' (position 2) must be Tensor, not {type(value).__name__}"
-        )
-    return value
+def _tensors_only(ufunc: str, op: str, kind: str):
+    """Forward of ops that take tensors only, as in PyTorch (``maximum(x, 2)`` is a TypeError).
+
+    The check runs before promotion, which would turn a Python number into an array.
+    """
+
+    def forward(xp, input, other):
+        if getattr(other, "dtype", None) is None:
+            raise TypeError(
+                f"{op}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+            )
+        input, other = _registry.promote_pair(input, other, kind)
+        return getattr(xp, ufunc)(input, other)
+
+    return forward
 
 
 _BOOL_ERRORS = {  # PyTorch's exception for each op that rejects bool tensors
@@ -82,6 +90,7 @@ add = defop(
     _add_fwd,
     broadcasts=True,
     promote="promote",
+    array_rules=True,
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha,
@@ -110,6 +119,7 @@ sub = defop(
     "sub",
     _sub_fwd,
     broadcasts=True,
+    array_rules=True,
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha,
@@ -126,6 +136,7 @@ _rsub_scalar = defop(
     _rsub_fwd,
     inputs=("input",),
     node_name="RsubBackward1",
+    array_rules=True,
     grads={"input": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha},
 )
 _rsub_tensor = defop(
@@ -133,6 +144,7 @@ _rsub_tensor = defop(
     _rsub_fwd,
     broadcasts=True,
     node_name="RsubBackward0",
+    array_rules=True,
     grads={
         "input": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha,
         "other": lambda grad: grad,
@@ -156,6 +168,7 @@ mul = defop(
     lambda xp, input, other: xp.multiply(input, other),
     broadcasts=True,
     promote="promote",
+    array_rules=True,
     grads={"input": lambda grad, other: grad * other, "other": lambda grad, input: grad * input},
 )
 
@@ -164,6 +177,7 @@ _true_div = defop(
     lambda xp, input, other: xp.true_divide(input, other),
     broadcasts=True,
     promote="float",
+    array_rules=True,
     grads={
         "input": lambda grad, other: grad / other,
         "other": lambda grad, input, other: -grad * input / (other * other),
@@ -295,9 +309,8 @@ def fmod(input, other):
 
 atan2 = defop(
     "atan2",
-    lambda xp, input, other: xp.arctan2(input, _tensor_arg(other, "atan2")),
+    _tensors_only("arctan2", "atan2", "float"),
     broadcasts=True,
-    promote="float",
     grads={
         "input": lambda grad, input, other: grad * other / (input * input + other * other),
         "other": lambda grad, input, other: -grad * input / (input * input + other * other),
@@ -307,9 +320,8 @@ atan2 = defop(
 # ties split the gradient in half between the two inputs, as in PyTorch
 maximum = defop(
     "maximum",
-    lambda xp, input, other: xp.maximum(input, _tensor_arg(other, "maximum")),
+    _tensors_only("maximum", "maximum", "promote"),
     broadcasts=True,
-    promote="promote",
     grads={
         "input": lambda grad, input, other: grad * _tie_weight(input, other),
         "other": lambda grad, input, other: grad * _tie_weight(other, input),
@@ -317,9 +329,8 @@ maximum = defop(
 )
 minimum = defop(
     "minimum",
-    lambda xp, input, other: xp.minimum(input, _tensor_arg(other, "minimum")),
+    _tensors_only("minimum", "minimum", "promote"),
     broadcasts=True,
-    promote="promote",
     grads={
         "input": lambda grad, input, other: grad * _tie_weight(other, input),
         "other": lambda grad, input, other: grad * _tie_weight(input, other),
@@ -416,8 +427,6 @@ def pow(input, exponent):
     return _pow_tensor(input, exponent)
 
 
-
-
 def float_power(input, exponent):
     """Raise ``input`` to ``exponent`` in double precision: the result is always float64.
 
@@ -438,12 +447,15 @@ def float_power(input, exponent):
 # ------------------------------------------------------------------------ unary
 
 
-def _unary(name, fn, rule, promote="float", **kw):
+def _unary(name, fn, rule, promote="float", array_rules=True, **kw):
+    # array_rules: most pointwise rules are operator-only, so first-order backward runs them on
+    # raw arrays; the ones calling Tensor methods (``input.cos()``) pass False.
     return defop(
         name,
         fn,
         grads={"input": rule} if callable(rule) or rule is ZERO else rule,
         promote=promote,
+        array_rules=array_rules,
         **kw,
     )
 
@@ -458,6 +470,7 @@ abs = _unary(
     lambda xp, input: xp.abs(_no_bool(input, "abs")),
     lambda grad, input: grad * input.sign(),
     promote=None,
+    array_rules=False,
 )
 absolute = abs
 exp = _unary("exp", lambda xp, input: xp.exp(input), lambda grad, result: grad * result)
@@ -476,10 +489,23 @@ log1p = _unary(
 )
 sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input), lambda grad, result: grad / (result * 2))
 rsqrt = _unary(
-    "rsqrt", lambda xp, input: 1 / xp.sqrt(input), lambda grad, result: grad * result.pow(3) * -0.5
+    "rsqrt",
+    lambda xp, input: 1 / xp.sqrt(input),
+    lambda grad, result: grad * result.pow(3) * -0.5,
+    array_rules=False,
 )
-sin = _unary("sin", lambda xp, input: xp.sin(input), lambda grad, input: grad * input.cos())
-cos = _unary("cos", lambda xp, input: xp.cos(input), lambda grad, input: -grad * input.sin())
+sin = _unary(
+    "sin",
+    lambda xp, input: xp.sin(input),
+    lambda grad, input: grad * input.cos(),
+    array_rules=False,
+)
+cos = _unary(
+    "cos",
+    lambda xp, input: xp.cos(input),
+    lambda grad, input: -grad * input.sin(),
+    array_rules=False,
+)
 tan = _unary(
     "tan", lambda xp, input: xp.tan(input), lambda grad, result: grad * (result * result + 1)
 )
@@ -487,18 +513,30 @@ asin = _unary(
     "asin",
     lambda xp, input: xp.arcsin(input),
     lambda grad, input: grad * (1 - input * input).rsqrt(),
+    array_rules=False,
 )
 acos = _unary(
     "acos",
     lambda xp, input: xp.arccos(input),
     lambda grad, input: -grad * (1 - input * input).rsqrt(),
+    array_rules=False,
 )
 atan = _unary(
     "atan", lambda xp, input: xp.arctan(input), lambda grad, input: grad / (input * input + 1)
 )
 arcsin, arccos, arctan = asin, acos, atan
-sinh = _unary("sinh", lambda xp, input: xp.sinh(input), lambda grad, input: grad * input.cosh())
-cosh = _unary("cosh", lambda xp, input: xp.cosh(input), lambda grad, input: grad * input.sinh())
+sinh = _unary(
+    "sinh",
+    lambda xp, input: xp.sinh(input),
+    lambda grad, input: grad * input.cosh(),
+    array_rules=False,
+)
+cosh = _unary(
+    "cosh",
+    lambda xp, input: xp.cosh(input),
+    lambda grad, input: grad * input.sinh(),
+    array_rules=False,
+)
 tanh = _unary(
     "tanh", lambda xp, input: xp.tanh(input), lambda grad, result: grad * (1 - result * result)
 )
@@ -545,7 +583,10 @@ def _erf_fwd(xp, input):
 
 
 erf = _unary(
-    "erf", _erf_fwd, lambda grad, input: grad * (-(input * input)).exp() * _TWO_OVER_SQRT_PI
+    "erf",
+    _erf_fwd,
+    lambda grad, input: grad * (-(input * input)).exp() * _TWO_OVER_SQRT_PI,
+    array_rules=False,
 )
 
 # piecewise-constant ops: the derivative exists almost everywhere and is 0 (PyTorch's choice)
@@ -554,6 +595,7 @@ sign = _unary(
     lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
     ZERO,
     promote=None,
+    array_rules=False,
 )
 # sgn is sign for real tensors; its own node name, as in PyTorch
 sgn = _unary(
@@ -561,6 +603,7 @@ sgn = _unary(
     lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
     ZERO,
     promote=None,
+    array_rules=False,
 )
 floor = _unary("floor", lambda xp, input: _rounding(xp.floor, input, "floor"), ZERO, promote=None)
 ceil = _unary("ceil", lambda xp, input: _rounding(xp.ceil, input, "ceil"), ZERO, promote=None)

@@ -98,8 +98,10 @@ def _sum_grad(grad, input_shape, dim, keepdim):
     return expand_reduced(grad, input_shape, dim, keepdim)
 
 
-_sum_all = defop("sum", _sum_fwd, grads={"input": _sum_grad})
-_sum_dim = defop("sum_dim", _sum_fwd, grads={"input": _sum_grad}, node_name="SumBackward1")
+_sum_all = defop("sum", _sum_fwd, grads={"input": _sum_grad}, array_rules=True)
+_sum_dim = defop(
+    "sum_dim", _sum_fwd, grads={"input": _sum_grad}, node_name="SumBackward1", array_rules=True
+)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -140,8 +142,10 @@ def _mean_grad(grad, input_shape, dim, keepdim):
     return expand_reduced(grad, input_shape, dim, keepdim) / builtins.max(count, 1)
 
 
-_mean_all = defop("mean", _mean_fwd, grads={"input": _mean_grad})
-_mean_dim = defop("mean_dim", _mean_fwd, grads={"input": _mean_grad}, node_name="MeanBackward1")
+_mean_all = defop("mean", _mean_fwd, grads={"input": _mean_grad}, array_rules=True)
+_mean_dim = defop(
+    "mean_dim", _mean_fwd, grads={"input": _mean_grad}, node_name="MeanBackward1", array_rules=True
+)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
