@@ -24,21 +24,25 @@ def _time(step, number: int) -> float:
 
 
 def _peak_rss_mb(lib_name: str) -> float:
-    """Peak RSS above the post-import baseline, measured in a fresh process."""
+    """Peak RSS above the post-import baseline, measured in a fresh process.
+
+    NOTE: getrusage's ru_maxrss survives exec (the child would inherit this process's peak), so
+    the peak is read from /proc (VmHWM), which starts afresh with the new address space.
+    """
     code = (
-        "import resource, importlib, sys\n"
+        "import importlib, sys\n"
         "sys.path.insert(0, '.')\n"
         f"lib = importlib.import_module('{lib_name}')\n"
         "from benchmarks.workloads import memory\n"
         "step = memory(lib)\n"
-        "def rss():\n"
+        "def status(key):\n"
         "    with open('/proc/self/status') as f:\n"
         "        for line in f:\n"
-        "            if line.startswith('VmRSS'):\n"
+        "            if line.startswith(key):\n"
         "                return int(line.split()[1]) / 1024\n"
-        "base = rss()\n"
+        "base = status('VmRSS')\n"
         "step()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)\n"
+        "print(status('VmHWM') - base)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

@@ -133,6 +133,7 @@ class Tensor:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         node = self.grad_fn
+        node._hooked = True
         if node._retain is None:
             node._retain = {}
         node._retain[self._output_nr] = weakref.ref(self)
@@ -152,6 +153,7 @@ class Tensor:
             hooks = self._hooks
         else:
             node = self.grad_fn
+            node._hooked = True
             if node._tensor_hooks is None:
                 node._tensor_hooks = {}
             hooks = node._tensor_hooks.setdefault(self._output_nr, [])

@@ -39,6 +39,7 @@ class Node:
     _retain = None  # output_nr -> weakref of the non-leaf tensor that retains its grad
     _pre_hooks = None
     _post_hooks = None
+    _hooked = False  # set when any hook or retain_grad is attached: one check per node in backward
 
     def name(self) -> str:
         """Return the node's class name, e.g. ``'MulBackward0'``."""
@@ -56,6 +57,7 @@ class Node:
 
     def register_hook(self, fn):
         """Register ``fn(grad_inputs, grad_outputs)``, called after this node has run."""
+        self._hooked = True
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(fn)
@@ -63,6 +65,7 @@ class Node:
 
     def register_prehook(self, fn):
         """Register ``fn(grad_outputs)``, called before this node runs; may return new grads."""
+        self._hooked = True
         if self._pre_hooks is None:
             self._pre_hooks = []
         self._pre_hooks.append(fn)
@@ -96,6 +99,14 @@ class AccumulateGrad(Node):
     def _tensor_hooks(self):  # a leaf's own hooks run like a non-leaf's: before prehooks/capture
         hooks = self.variable._hooks
         return None if not hooks else {0: hooks}
+
+    @property
+    def _hooked(self) -> bool:
+        return bool(self.variable._hooks) or bool(self._pre_hooks) or bool(self._post_hooks)
+
+    @_hooked.setter
+    def _hooked(self, value: bool) -> None:
+        """Derived from the hooks themselves; nothing to store."""
 
     def apply(self, grads: list):
         grad = grads[0]
@@ -145,8 +156,28 @@ def gradient_edge(t) -> tuple:
     return t._accumulator(), 0
 
 
+def _count_deps(roots: list) -> dict:
+    """Count incoming edges per node reachable from ``roots`` (one iterative DFS)."""
+    deps: dict = {}
+    root_set = set(roots)
+    stack = list(roots)
+    while stack:  # iterative: a 100,000-node chain must not hit the recursion limit
+        for child, _ in stack.pop().next_functions:
+            if child is not None:
+                c = deps.get(child)
+                if c is None:
+                    deps[child] = 1
+                    if child not in root_set:
+                        stack.append(child)
+                else:
+                    deps[child] = c + 1
+    return deps
+
+
 def _reachable(roots: list, targets: dict | None) -> tuple[dict, set | None]:
     """Count incoming edges per node; with ``targets``, keep only nodes that lead to one."""
+    if targets is None:
+        return _count_deps(roots), None
     order, seen, stack = [], set(roots), list(roots)
     parents: dict | None = {} if targets is not None else None
     while stack:  # iterative DFS: a 100,000-node chain must not hit the recursion limit
@@ -220,21 +251,25 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             buf = pending.pop(node, None)
             if buf is None:
                 buf = [None] * node.n_outputs
-            if node._tensor_hooks is not None or node._retain is not None:
+            hooked = node._hooked
+            if hooked and (node._tensor_hooks is not None or node._retain is not None):
                 if raw:
                     tbuf = _to_tensors(buf)
                     _run_tensor_hooks(node, tbuf)
                     buf = _to_arrays(tbuf)
                 else:
                     _run_tensor_hooks(node, buf)
-            if targets is not None and node in targets:
+            if targets is None:
+                if not accumulate and type(node) is AccumulateGrad:
+                    continue
+            elif node in targets:
                 for nr, i in targets[node]:
                     captured[i] = buf[nr]
                 if not accumulate and not any(c in needed for c, _ in node.next_functions):
                     continue  # grad(): nothing below is wanted, so do not run (nor free) it
             elif type(node) is AccumulateGrad and not accumulate:
                 continue
-            if node._pre_hooks is not None:
+            if hooked and node._pre_hooks is not None:
                 buf = _to_tensors(buf) if raw else buf
                 for hook in node._pre_hooks:
                     new = hook(tuple(buf))
@@ -245,7 +280,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 in_grads = node.apply_raw(buf) if raw else node.apply(buf)
             else:
                 in_grads = ()
-            if node._post_hooks is not None:
+            if hooked and node._post_hooks is not None:
                 if raw:
                     in_grads = _run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf))
                     in_grads = _to_arrays(in_grads)

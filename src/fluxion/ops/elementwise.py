@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
+from .._backend import threaded
 from ..tensor import Tensor
 from . import _registry
 from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
@@ -447,12 +448,22 @@ def float_power(input, exponent):
 # ------------------------------------------------------------------------ unary
 
 
+# Transcendental ops are compute-bound, so large inputs are split over threads (see
+# fluxion._backend.threaded); cheap memory-bound ops (neg, abs, relu) gain nothing from it.
+_THREADED = {  # op name -> the NumPy ufunc its forward is (None: a composite forward)
+    "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
+    "log10": "log10", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
+    "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
+    "tanh": "tanh", "sigmoid": None, "erf": None,
+}  # fmt: skip
+
+
 def _unary(name, fn, rule, promote="float", array_rules=True, **kw):
     # array_rules: most pointwise rules are operator-only, so first-order backward runs them on
     # raw arrays; the ones calling Tensor methods (``input.cos()``) pass False.
     return defop(
         name,
-        fn,
+        threaded(fn, _THREADED[name]) if name in _THREADED else fn,
         grads={"input": rule} if callable(rule) or rule is ZERO else rule,
         promote=promote,
         array_rules=array_rules,
