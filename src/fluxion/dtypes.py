@@ -47,10 +47,21 @@ class dtype:
     (True, 4)
     """
 
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_category")
+    __slots__ = (
+        "name",
+        "np",
+        "is_floating_point",
+        "is_signed",
+        "itemsize",
+        "_category",
+        "scalar_name",
+        "legacy_name",
+    )
 
-    def __init__(self, name: str, np_dtype: np.dtype, category: int) -> None:
+    def __init__(self, name: str, np_dtype: np.dtype, category: int, scalar_name: str) -> None:
         self.name = name
+        self.scalar_name = scalar_name  # how PyTorch's messages name it: "Float", "Long"
+        self.legacy_name = f"torch.{scalar_name}Tensor"  # Tensor.type(): "torch.FloatTensor"
         self.np = np.dtype(np_dtype)
         self.is_floating_point = category == 2
         self.is_signed = self.np.kind in "fi"
@@ -67,15 +78,15 @@ class dtype:
         raise TypeError("fluxion does not support complex dtypes yet")
 
 
-float16 = half = dtype("float16", np.float16, 2)
-float32 = float = dtype("float32", np.float32, 2)
-float64 = double = dtype("float64", np.float64, 2)
-int8 = dtype("int8", np.int8, 1)
-int16 = short = dtype("int16", np.int16, 1)
-int32 = int = dtype("int32", np.int32, 1)
-int64 = long = dtype("int64", np.int64, 1)
-uint8 = dtype("uint8", np.uint8, 1)
-bool = dtype("bool", np.bool_, 0)
+float16 = half = dtype("float16", np.float16, 2, "Half")
+float32 = float = dtype("float32", np.float32, 2, "Float")
+float64 = double = dtype("float64", np.float64, 2, "Double")
+int8 = dtype("int8", np.int8, 1, "Char")
+int16 = short = dtype("int16", np.int16, 1, "Short")
+int32 = int = dtype("int32", np.int32, 1, "Int")
+int64 = long = dtype("int64", np.int64, 1, "Long")
+uint8 = dtype("uint8", np.uint8, 1, "Byte")
+bool = dtype("bool", np.bool_, 0, "Bool")
 
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool)
 FLOATING = (float16, float32, float64)
@@ -201,3 +212,12 @@ def result_type(*operands) -> dtype:
         else:
             key.append((type(o), True))
     return FROM_NP[promote_key(tuple(key))]
+
+
+def scalar_name(d) -> str:
+    """PyTorch's name for a dtype in messages (``"Float"``); accepts NumPy dtypes too."""
+    if type(d) is not dtype:
+        d = FROM_NP.get(np.dtype(d))
+        if d is None:
+            return str(d)
+    return d.scalar_name

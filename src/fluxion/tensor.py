@@ -266,7 +266,7 @@ class Tensor:
     def type(self, dtype=None):
         """Return the legacy type name (``'torch.FloatTensor'``), or cast to ``dtype``."""
         if dtype is None:
-            return _LEGACY_NAMES[self._data.dtype]
+            return _dt.FROM_NP[self._data.dtype].legacy_name
         if isinstance(dtype, str):
             dtype = _LEGACY_BY_NAME.get(dtype, dtype)
         return self.to(dtype)
@@ -1095,17 +1095,6 @@ def _rebuild(data, requires_grad):
     return t
 
 
-_LEGACY_NAMES = {
-    np.dtype(np.float32): "torch.FloatTensor",
-    np.dtype(np.float64): "torch.DoubleTensor",
-    np.dtype(np.float16): "torch.HalfTensor",
-    np.dtype(np.int64): "torch.LongTensor",
-    np.dtype(np.int32): "torch.IntTensor",
-    np.dtype(np.int16): "torch.ShortTensor",
-    np.dtype(np.int8): "torch.CharTensor",
-    np.dtype(np.uint8): "torch.ByteTensor",
-    np.dtype(np.bool_): "torch.BoolTensor",
-}
-_LEGACY_BY_NAME = {v: _dt.FROM_NP[k] for k, v in _LEGACY_NAMES.items()}
+_LEGACY_BY_NAME = {d.legacy_name: d for d in _dt.ALL}
 
 from . import ops as _ops  # noqa: E402  (the one deliberate circle: see the module docstring)

@@ -53,21 +53,9 @@ __all__ = [
     "embedding",
 ]
 
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
 
 def _scalar_name(t: Tensor) -> str:
-    return _SCALAR_NAMES.get(t.dtype.name, t.dtype.name)
+    return t.dtype.scalar_name
 
 
 def _check_same_dtype(expected: Tensor, found: Tensor) -> None:

@@ -35,11 +35,6 @@ NOT_DIFFERENTIABLE = "not_differentiable"  # the output never gets a grad_fn (ar
 REGISTRY: dict = {}
 
 _FLOAT_KINDS = "f"
-_LEGACY = {
-    "float32": "torch.FloatTensor",
-    "float64": "torch.DoubleTensor",
-    "float16": "torch.HalfTensor",
-}
 _PY_NUM = (int, float)
 
 
@@ -181,7 +176,7 @@ class OpNode(Node):
             if self._rvc.v != 0:  # the output itself was modified in place after it was saved
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{_LEGACY.get(self._result.dtype.name, 'Tensor')} "
+                    f"an inplace operation: [{_dt.FROM_NP[self._result.dtype].legacy_name} "
                     f"{list(self._result.shape)}], which is output 0 of {self.name()}, is at "
                     f"version {self._rvc.v}; expected version 0 instead. Hint: clone the output "
                     "before modifying it in place."

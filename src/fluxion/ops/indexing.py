@@ -21,6 +21,7 @@ import operator
 
 import numpy as np
 
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._grad_helpers import norm_dim
 from ._registry import NOT_DIFFERENTIABLE, defop
@@ -42,21 +43,10 @@ __all__ = [
 ]
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
-_SCALAR_NAMES = {  # PyTorch's scalar type names, as its messages print them
-    "float64": "Double",
-    "float32": "Float",
-    "float16": "Half",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
 
 
 def _scalar_name(dtype) -> str:
-    return _SCALAR_NAMES.get(np.dtype(dtype).name, str(dtype))
+    return _dt.scalar_name(dtype)
 
 
 _BAD_INDEX = "tensors used as indices must be long, int, byte or bool tensors"

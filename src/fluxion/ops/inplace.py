@@ -60,7 +60,6 @@ _LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place ope
 _VIEW_LEAF_MSG = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
-_CAST_NAMES = {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}
 
 
 def _check_leaf(self: Tensor) -> None:
@@ -105,8 +104,8 @@ def _write(self: Tensor, data) -> None:
     kind = getattr(data, "dtype", None)
     if kind is not None and not _registry.xp.can_cast(data.dtype, dst.dtype, "same_kind"):
         raise RuntimeError(
-            f"result type {_CAST_NAMES.get(data.dtype.kind, data.dtype.name)} can't be cast to "
-            f"the desired output type {_CAST_NAMES.get(dst.dtype.kind, dst.dtype.name)}"
+            f"result type {_dt.scalar_name(data.dtype)} can't be cast to "
+            f"the desired output type {_dt.scalar_name(dst.dtype)}"
         )
     if not dst.flags.writeable:
         raise RuntimeError(
