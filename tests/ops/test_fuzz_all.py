@@ -45,6 +45,10 @@ SPECIAL_I = np.array([0, 1, -1, 2, -3, 7, 100, -1000, 2**20])
 
 def _values(rng: np.random.Generator, shape: tuple, dtype: str, mode: str, domain) -> np.ndarray:
     """Draw an array: ``mode`` is "domain" (the spec's range), "special" or "small_ints"."""
+    return np.asarray(_draw_values(rng, shape, dtype, mode, domain))
+
+
+def _draw_values(rng, shape, dtype, mode, domain):
     kind = np.dtype(dtype).kind
     if dtype == "bool":
         return rng.random(size=shape) < 0.5

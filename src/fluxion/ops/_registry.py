@@ -556,6 +556,15 @@ def _promote2(d0, d1, kind: str):
     return datas[0], datas[1]
 
 
+def with_doc(fn: Callable, text: str) -> Callable:
+    """Attach a docstring (with a doctest) to a declared op's public function.
+
+    The generated function lives in the declaring module's globals, so doctest finds it there.
+    """
+    fn.__doc__ = text
+    return fn
+
+
 def _zero_rule(grad):
     # elementwise ops only: the input has the grad's shape (grad may be a raw array)
     if isinstance(grad, Tensor):

@@ -46,14 +46,6 @@ _BOOL_ERRORS = {  # PyTorch's exception for each op that rejects bool tensors
     "abs": NotImplementedError("\"abs_cpu\" not implemented for 'Bool'"),
     "relu": RuntimeError("Boolean inputs not supported for relu"),
 }
-_TORCH_TYPE_NAMES = {
-    "b": "Bool",
-    "u1": "Byte",
-    "i1": "Char",
-    "i2": "Short",
-    "i4": "Int",
-    "i8": "Long",
-}
 
 
 def _no_bool(input, op: str):
@@ -65,7 +57,7 @@ def _no_bool(input, op: str):
 def _float_only(input, op: str):
     """Ops such as ``frac`` have no integer kernel in PyTorch."""
     if input.dtype.kind != "f":
-        name = _TORCH_TYPE_NAMES.get(input.dtype.str[1:], "Bool")
+        name = _dt.scalar_name(input.dtype)
         raise NotImplementedError(f"\"{op}_cpu\" not implemented for '{name}'")
     return input
 
