@@ -2,27 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
+TEST := $(VENV)/.installed-test
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
 
-demo: $(STAMP)
+$(TEST): $(BASE)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(TEST)
+
+demo: $(BASE)
 	$(PY) -m fluxion.demo
 
-lint: $(STAMP)
+lint: $(TEST)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 test: lint
 	$(PY) -m pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(TEST)
 	$(PY) -m benchmarks --against torch
 
 clean:
