@@ -246,6 +246,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
+        if raw and targets is None:
+            _walk_plain(ready, pending, deps, retain_graph)
+            ready = ()  # the general loop below has nothing left to do
         while ready:
             node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
             buf = pending.pop(node, None)
@@ -309,6 +312,62 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     if raw and captured is not None:
         captured = _to_tensors(captured)
     return captured
+
+
+def _walk_plain(ready: list, pending: dict, deps: dict, retain_graph: bool) -> None:
+    """The common backward: first order, no ``inputs=``. Nodes with hooks leave this loop's
+    shortcuts for the general path in ``_run_hooked``; everything else is one tight loop."""
+    while ready:
+        node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
+        buf = pending.pop(node, None)
+        if buf is None:
+            in_grads = ()
+        elif node._hooked:
+            in_grads = _run_hooked(node, buf)
+        elif buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
+            in_grads = node.apply_raw(buf)
+        else:
+            in_grads = ()
+        if not retain_graph:
+            node.release()
+        edges = node.next_functions
+        if len(in_grads) != len(edges):  # no gradients (or fewer): children still count down
+            in_grads = list(in_grads) + [None] * (len(edges) - len(in_grads))
+        for (child, nr), g in zip(edges, in_grads):
+            if child is None:
+                continue
+            if g is not None:
+                cbuf = pending.get(child)
+                if cbuf is None:
+                    pending[child] = cbuf = [None] * child.n_outputs
+                old = cbuf[nr]
+                cbuf[nr] = g if old is None else old + g
+            left = deps[child] - 1
+            deps[child] = left
+            if left == 0:
+                ready.append(child)
+
+
+def _run_hooked(node: Node, buf: list):
+    """Run one node that has tensor hooks, retain_grad, pre- or post-hooks (first order)."""
+    if node._tensor_hooks is not None or node._retain is not None:
+        tbuf = _to_tensors(buf)
+        _run_tensor_hooks(node, tbuf)
+        buf = _to_arrays(tbuf)
+    if node._pre_hooks is not None:
+        tbuf = _to_tensors(buf)
+        for hook in node._pre_hooks:
+            new = hook(tuple(tbuf))
+            if new is not None:
+                tbuf = list(new)
+        buf = _to_arrays(tbuf)
+    if any(g is not None for g in buf):
+        in_grads = node.apply_raw(buf)
+    else:
+        in_grads = ()
+    if node._post_hooks is not None:
+        in_grads = _to_arrays(_run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf)))
+    return in_grads
 
 
 def _to_tensors(grads) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ..creation import *  # noqa: F403  (tensor methods such as new_zeros reach creation here)
 from . import _grad_helpers  # noqa: F401
 from ._registry import REGISTRY, OpDef, defop  # noqa: F401
@@ -13,3 +15,13 @@ from .linalg import *  # noqa: F403
 from .nn_ops import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
+
+# PyTorch computes 1/0, log(0) and 0/0 silently (inf, -inf, nan); NumPy warns. Silence those
+# warnings only where fluxion's own op code triggers them: the filter matches the module of the
+# frame that called NumPy, so a user's direct NumPy calls still warn. Costs nothing per op.
+warnings.filterwarnings(
+    "ignore",
+    message=r"(divide by zero|invalid value|overflow) encountered",
+    category=RuntimeWarning,
+    module=r"fluxion\.",
+)
