@@ -74,6 +74,7 @@ class Tensor:
     _post_acc_hooks = None
     _accum_ref = None
     _base = None
+    _view_version = None  # views only: the version their grad_fn was derived at
     _volatile = False
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
@@ -104,6 +105,9 @@ class Tensor:
             vc = other._vc = _Version()
         self._vc = vc
         self._base = other if other._base is None else other._base
+        # a view's grad_fn is current for this version; an in-place write through its base or a
+        # sibling view bumps the shared counter, and the next use re-derives the grad_fn
+        self._view_version = vc.v
 
     def _accumulator(self) -> _engine.AccumulateGrad:
         ref = self._accum_ref
@@ -520,6 +524,24 @@ class Tensor:
     def __itruediv__(self, other):
         return _ops.div_(self, other)
 
+    def __ifloordiv__(self, other):
+        return _ops.floor_divide_(self, other)
+
+    def __imod__(self, other):
+        return _ops.remainder_(self, other)
+
+    def __ipow__(self, other):
+        return _ops.pow_(self, other)
+
+    def __iand__(self, other):
+        return _ops.bitwise_and_(self, other)
+
+    def __ior__(self, other):
+        return _ops.bitwise_or_(self, other)
+
+    def __ixor__(self, other):
+        return _ops.bitwise_xor_(self, other)
+
     def add_(self, other, *, alpha=1):
         return _ops.add_(self, other, alpha=alpha)
 
@@ -534,6 +556,21 @@ class Tensor:
 
     def pow_(self, exponent):
         return _ops.pow_(self, exponent)
+
+    def floor_divide_(self, other):
+        return _ops.floor_divide_(self, other)
+
+    def remainder_(self, other):
+        return _ops.remainder_(self, other)
+
+    def bitwise_and_(self, other):
+        return _ops.bitwise_and_(self, other)
+
+    def bitwise_or_(self, other):
+        return _ops.bitwise_or_(self, other)
+
+    def bitwise_xor_(self, other):
+        return _ops.bitwise_xor_(self, other)
 
     def zero_(self):
         return _ops.zero_(self)

@@ -150,6 +150,11 @@ class AccumulateGrad(Node):
 def gradient_edge(t) -> tuple:
     """Return ``(node, output_nr)`` through which gradient flows into tensor ``t``."""
     if t.grad_fn is not None:
+        vv = t._view_version
+        if vv is not None and vv != t._vc.v:  # a stale view: see Tensor._share_version
+            from ..ops.inplace import refresh_stale_view
+
+            refresh_stale_view(t)
         return t.grad_fn, t._output_nr
     if not t.requires_grad:
         return None, 0

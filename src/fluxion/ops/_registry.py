@@ -652,6 +652,11 @@ def _edge(a) -> tuple:
     """The edge an op's node gets for input ``a`` (a tensor that requires grad)."""
     fn = a.grad_fn
     if fn is not None:
+        vv = a._view_version
+        if vv is not None and vv != a._vc.v:  # a view whose base was written in place since
+            from .inplace import refresh_stale_view
+
+            fn = refresh_stale_view(a)
         return (fn, a._output_nr)
     ref = a._accum_ref
     acc = ref() if ref is not None else None
@@ -791,12 +796,7 @@ def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
     result = _wrap(out)
     if track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
         node = op.node_cls()
-        node.next_functions = tuple(
-            ((t.grad_fn, t._output_nr) if t.grad_fn is not None else (t._accumulator(), 0))
-            if t.requires_grad
-            else (None, 0)
-            for t in tensors
-        )
+        node.next_functions = tuple(_edge(t) if t.requires_grad else (None, 0) for t in tensors)
         node._saved, node._attrs, node._result, node._freed = None, attrs, None, False
         node._shapes, node._dtypes, node._cast = shapes, dtypes, None
         result.grad_fn = node
