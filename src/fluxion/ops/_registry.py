@@ -395,7 +395,10 @@ def {name}({sig}):
     else:
         d0 = _scalar_input({p0}, {name!r})
         rg = False
-{unwrap1}{promote}    out = _fwd({xp_arg}d0{d1}{attrs_call})
+{unwrap1}{promote}    try:
+        out = _fwd({xp_arg}d0{d1}{attrs_call})
+    except ValueError as exc:  # free when nothing is raised; NumPy's errors become PyTorch's
+        raise _shape_error(_op, exc, (d0{d1},)) from None
     if type(out) is not _nd:
         out = _xp.asarray(out)
     r = _new(Tensor)
@@ -474,6 +477,7 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         "_promote1": _promote1,
         "_promote2": _promote2,
         "_scalar_input": _scalar_input,
+        "_shape_error": _shape_error,
         "_apply_seq": _apply_seq,
     }
     for p in params:
@@ -533,6 +537,25 @@ def _declaring_module():
     while frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
     return sys.modules[frame.f_globals["__name__"]]
+
+
+def _shape_error(op: OpDef, exc: ValueError, datas) -> Exception:
+    """Turn NumPy's broadcasting ValueError into PyTorch's RuntimeError (others pass through)."""
+    if "broadcast" not in str(exc):
+        return exc
+    shapes = [tuple(d.shape) for d in datas if hasattr(d, "shape")]
+    if len(shapes) >= 2:
+        a, b = shapes[0], shapes[1]
+        n = max(len(a), len(b))
+        pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+        for i in range(n - 1, -1, -1):  # PyTorch reports the last mismatching dimension
+            if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+                return RuntimeError(
+                    f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) "
+                    f"at non-singleton dimension {i}  ({op.name}: shapes {list(a)} and {list(b)} "
+                    "cannot be broadcast together)"
+                )
+    return RuntimeError(f"{op.name}: shapes {[list(s) for s in shapes]} cannot be broadcast: {exc}")
 
 
 def _scalar_input(value, name: str):
@@ -634,7 +657,10 @@ def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
                 _promote(datas, op.promote)
         else:
             _promote(datas, op.promote)
-    out = op.forward(xp, *datas, *attrs)
+    try:
+        out = op.forward(xp, *datas, *attrs)
+    except ValueError as exc:
+        raise _shape_error(op, exc, datas) from None
     if type(out) is tuple:
         return _wrap_multi(op, args, attrs, out, track)
     if type(out) is not np.ndarray:
