@@ -250,50 +250,23 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
+    # The common case (first order, no inputs=, no hooks on the node) takes the short branch;
+    # everything else goes through _run_node. One loop, one propagation step.
+    general = targets is not None or not raw
     try:
-        if raw and targets is None:
-            _walk_plain(ready, pending, deps, retain_graph)
-            ready = ()  # the general loop below has nothing left to do
         while ready:
             node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
             buf = pending.pop(node, None)
-            if buf is None:
-                buf = [None] * node.n_outputs
-            hooked = node._hooked
-            if hooked and (node._tensor_hooks is not None or node._retain is not None):
-                if raw:
-                    tbuf = _to_tensors(buf)
-                    _run_tensor_hooks(node, tbuf)
-                    buf = _to_arrays(tbuf)
-                else:
-                    _run_tensor_hooks(node, buf)
-            if targets is None:
-                if not accumulate and type(node) is AccumulateGrad:
+            if general or node._hooked:
+                in_grads = _run_node(node, buf, raw, accumulate, targets, captured, needed)
+                if in_grads is _SKIP:
                     continue
-            elif node in targets:
-                for nr, i in targets[node]:
-                    captured[i] = buf[nr]
-                if not accumulate and not any(c in needed for c, _ in node.next_functions):
-                    continue  # grad(): nothing below is wanted, so do not run (nor free) it
-            elif type(node) is AccumulateGrad and not accumulate:
-                continue
-            if hooked and node._pre_hooks is not None:
-                buf = _to_tensors(buf) if raw else buf
-                for hook in node._pre_hooks:
-                    new = hook(tuple(buf))
-                    if new is not None:
-                        buf = list(new)
-                buf = _to_arrays(buf) if raw else buf
-            if buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
-                in_grads = node.apply_raw(buf) if raw else node.apply(buf)
+            elif buf is None:
+                in_grads = ()
+            elif buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
+                in_grads = node.apply_raw(buf)
             else:
                 in_grads = ()
-            if hooked and node._post_hooks is not None:
-                if raw:
-                    in_grads = _run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf))
-                    in_grads = _to_arrays(in_grads)
-                else:
-                    in_grads = _run_post_hooks(node, in_grads, buf)
             if not retain_graph:
                 node.release()
             edges = node.next_functions
@@ -319,59 +292,46 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     return captured
 
 
-def _walk_plain(ready: list, pending: dict, deps: dict, retain_graph: bool) -> None:
-    """The common backward: first order, no ``inputs=``. Nodes with hooks leave this loop's
-    shortcuts for the general path in ``_run_hooked``; everything else is one tight loop."""
-    while ready:
-        node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
-        buf = pending.pop(node, None)
-        if buf is None:
-            in_grads = ()
-        elif node._hooked:
-            in_grads = _run_hooked(node, buf)
-        elif buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
-            in_grads = node.apply_raw(buf)
+_SKIP = object()  # _run_node's answer for "do not run this node"
+
+
+def _run_node(node: Node, buf, raw: bool, accumulate: bool, targets, captured, needed):
+    """Run one node the long way: hooks (on Tensors), capture for ``inputs=``, create_graph."""
+    if buf is None:
+        buf = [None] * node.n_outputs
+    if node._hooked and (node._tensor_hooks is not None or node._retain is not None):
+        if raw:
+            tbuf = _to_tensors(buf)
+            _run_tensor_hooks(node, tbuf)
+            buf = _to_arrays(tbuf)
         else:
-            in_grads = ()
-        if not retain_graph:
-            node.release()
-        edges = node.next_functions
-        if len(in_grads) != len(edges):  # no gradients (or fewer): children still count down
-            in_grads = list(in_grads) + [None] * (len(edges) - len(in_grads))
-        for (child, nr), g in zip(edges, in_grads):
-            if child is None:
-                continue
-            if g is not None:
-                cbuf = pending.get(child)
-                if cbuf is None:
-                    pending[child] = cbuf = [None] * child.n_outputs
-                old = cbuf[nr]
-                cbuf[nr] = g if old is None else old + g
-            left = deps[child] - 1
-            deps[child] = left
-            if left == 0:
-                ready.append(child)
-
-
-def _run_hooked(node: Node, buf: list):
-    """Run one node that has tensor hooks, retain_grad, pre- or post-hooks (first order)."""
-    if node._tensor_hooks is not None or node._retain is not None:
-        tbuf = _to_tensors(buf)
-        _run_tensor_hooks(node, tbuf)
-        buf = _to_arrays(tbuf)
-    if node._pre_hooks is not None:
-        tbuf = _to_tensors(buf)
+            _run_tensor_hooks(node, buf)
+    if targets is None:
+        if not accumulate and type(node) is AccumulateGrad:
+            return _SKIP
+    elif node in targets:
+        for nr, i in targets[node]:
+            captured[i] = buf[nr]
+        if not accumulate and not any(c in needed for c, _ in node.next_functions):
+            return _SKIP  # grad(): nothing below is wanted, so do not run (nor free) it
+    elif type(node) is AccumulateGrad and not accumulate:
+        return _SKIP
+    if node._hooked and node._pre_hooks is not None:
+        buf = _to_tensors(buf) if raw else buf
         for hook in node._pre_hooks:
-            new = hook(tuple(tbuf))
+            new = hook(tuple(buf))
             if new is not None:
-                tbuf = list(new)
-        buf = _to_arrays(tbuf)
+                buf = list(new)
+        buf = _to_arrays(buf) if raw else buf
     if any(g is not None for g in buf):
-        in_grads = node.apply_raw(buf)
+        in_grads = node.apply_raw(buf) if raw else node.apply(buf)
     else:
         in_grads = ()
-    if node._post_hooks is not None:
-        in_grads = _to_arrays(_run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf)))
+    if node._hooked and node._post_hooks is not None:
+        if raw:
+            in_grads = _to_arrays(_run_post_hooks(node, _to_tensors(in_grads), _to_tensors(buf)))
+        else:
+            in_grads = _run_post_hooks(node, in_grads, buf)
     return in_grads
 
 
