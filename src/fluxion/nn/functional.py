@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import dtypes as _dtypes
 from .. import ops as _ops
 from ..ops import nn_ops as _k
 from ..tensor import Tensor
@@ -56,6 +57,19 @@ __all__ = [
 
 def _scalar_name(t: Tensor) -> str:
     return t.dtype.scalar_name
+
+
+def _float_kernel(t: Tensor, kernel: str) -> None:
+    """PyTorch's dispatch error of a kernel that exists for floating-point dtypes only."""
+    if not t.is_floating_point():
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(t)}'")
+
+
+def _cant_cast(result, output) -> RuntimeError:
+    return RuntimeError(
+        f"result type {result.scalar_name} can't be cast to the desired output type "
+        f"{output.scalar_name}"
+    )
 
 
 def _check_same_dtype(expected: Tensor, found: Tensor) -> None:
@@ -387,6 +401,14 @@ def huber_loss(
     reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if input.dtype != target.dtype:  # PyTorch writes the loss into a tensor like input
+        common = _dtypes.promote_types(input.dtype, target.dtype)
+        if not input.is_floating_point() and common.is_floating_point:
+            raise _cant_cast(common, input.dtype)
+        if common.is_floating_point:
+            target = target.to(input.dtype)
+    if not _dtypes.promote_types(input.dtype, target.dtype).is_floating_point:
+        _float_kernel(input, "huber_cpu")
     if weight is None:
         return _k.huber_loss(input, target, reduction, float(delta))
     if weight.shape != input.shape:
@@ -416,6 +438,9 @@ def binary_cross_entropy(
             f"Using a target size ({_size(target)}) that is different to the input size "
             f"({_size(input)}) is deprecated. Please ensure they have the same size."
         )
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(target)} but expected {_scalar_name(input)}")
+    _float_kernel(input, "binary_cross_entropy")
     if input.numel() and not bool(((input >= 0).logical_and(input <= 1)).all()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     if weight is not None and weight.shape != input.shape:
@@ -452,6 +477,22 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({_size(target)}) must be the same as input size ({_size(input)})"
         )
+    # PyTorch computes (1 - target).mul_(input)...: the loss takes target's dtype
+    if target.dtype == _dtypes.bool:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+    if not target.is_floating_point() and input.is_floating_point():
+        raise _cant_cast(_dtypes.promote_types(input.dtype, target.dtype), target.dtype)
+    _float_kernel(input, "log_sigmoid_cpu")
+    if pos_weight is not None and pos_weight.dtype == _dtypes.bool:  # pos_weight - 1
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    if input.dtype != target.dtype:
+        input = input.to(target.dtype)
     return _k.binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)
 
 
@@ -462,7 +503,7 @@ def _check_target_dtype(target: Tensor) -> None:
         )
 
 
-def _check_class_weight(weight, input: Tensor, n_classes: int) -> None:
+def _check_class_weight(weight, input: Tensor, n_classes: int, same_dtype: bool = True) -> None:
     if weight is None:
         return
     if weight.ndim != 1 or weight.shape[0] != n_classes:
@@ -470,7 +511,8 @@ def _check_class_weight(weight, input: Tensor, n_classes: int) -> None:
             f"weight tensor should be defined either for all {n_classes} classes or no classes "
             f"but got weight tensor of shape: {list(weight.shape)}"
         )
-    _check_same_dtype(input, weight)
+    if same_dtype:
+        _check_same_dtype(input, weight)
 
 
 def _nll_target(input: Tensor, target: Tensor) -> Tensor:
@@ -529,6 +571,9 @@ def nll_loss(
     reduction = _reduction(size_average, reduce, reduction)
     target = _nll_target(input, target)
     _check_target_dtype(target)
+    _float_kernel(
+        input, "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
+    )
     n_classes = input.shape[0 if input.ndim == 1 else 1]
     _check_class_weight(weight, input, n_classes)
     return _nll_nd(input, target, weight, reduction, ignore_index)
@@ -585,15 +630,15 @@ def cross_entropy(
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim)
     target = _nll_target(input, target)
     _check_target_dtype(target)
+    logp = _ops.log_softmax(input, cdim)  # before the weight check: int input fails here
     _check_class_weight(weight, input, n_classes)
-    logp = _ops.log_softmax(input, cdim)
     nll = _nll_nd(logp, target, weight, reduction, ignore_index)
     if label_smoothing == 0.0:
         return nll
     # PyTorch's formula: (1 - eps) * nll + eps / C * (-sum_c weight_c * logp_c), same reduction
     if weight is not None:
         logp = logp * weight.reshape((n_classes,) + (1,) * (input.ndim - cdim - 1))
-    smooth = -logp.sum(cdim) * (target != ignore_index)
+    smooth = (-logp.sum(cdim)).masked_fill(target == ignore_index, 0.0)  # nan * 0 would be nan
     if reduction == "mean":
         smooth = smooth.sum() / _k.nll_total_weight(target, weight, ignore_index, input.dtype)
     else:
@@ -608,15 +653,15 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim
             f"{_scalar_name(target)}"
         )
     n_classes = input.shape[cdim]
-    _check_class_weight(weight, input, n_classes)
+    _check_class_weight(weight, input, n_classes, same_dtype=False)  # here weight promotes
     if label_smoothing > 0.0:
         target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
-    logp = _ops.log_softmax(input, cdim)
-    if weight is not None:
-        logp = logp * weight.reshape((n_classes,) + (1,) * (input.ndim - cdim - 1))
+    prod = _ops.log_softmax(input, cdim) * target
+    if weight is not None:  # PyTorch's order: (logp * target) * weight (it matters for inf)
+        prod = prod * weight.reshape((n_classes,) + (1,) * (input.ndim - cdim - 1))
     if reduction == "none":
-        return -(logp * target).sum(cdim)
-    total = -(logp * target).sum()
+        return -prod.sum(cdim)
+    total = -prod.sum()
     if reduction == "sum":
         return total
     return _k.div_by_count(total, input.numel() // n_classes if input.numel() else 0.0)
@@ -701,6 +746,9 @@ def _conv_args(input, weight, bias, stride, padding, dilation, groups, nd):
             f"{weight.shape[0]} elements, but got bias of size {list(bias.shape)} instead"
         )
     _check_same_dtype(x, weight)
+    _conv_kernel(x, dilation, transposed=False)
+    if isinstance(padding, str) and bias is not None and bias.dtype != x.dtype:
+        bias = bias.to(x.dtype)  # PyTorch's padding='same'/'valid' path casts the bias
     _check_same_dtype(x, bias)
     padded = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)]
     eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
@@ -710,11 +758,29 @@ def _conv_args(input, weight, bias, stride, padding, dilation, groups, nd):
             f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
             "actual input size"
         )
-    return x, unbatched, stride, pads, dilation
+    return x, bias, unbatched, stride, pads, dilation
+
+
+def _conv_kernel(x: Tensor, dilation: tuple, transposed: bool) -> None:
+    """Raise where PyTorch's CPU convolution kernels have no implementation for the dtype.
+
+    Plain convolutions run for every integer dtype; the dilated and transposed kernels only
+    for int64 among integers; none for bool.
+    """
+    if x.is_floating_point():
+        return
+    if transposed:
+        kernel = "slow_conv_transpose2d_out_cpu"
+    elif any(d != 1 for d in dilation):
+        kernel = "slow_conv_dilated<>"
+    else:
+        kernel = "slow_conv2d_cpu"
+    if x.dtype == _dtypes.bool or (kernel != "slow_conv2d_cpu" and x.dtype != _dtypes.int64):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(x)}'")
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
-    x, unbatched, stride, pads, dilation = _conv_args(
+    x, bias, unbatched, stride, pads, dilation = _conv_args(
         input, weight, bias, stride, padding, dilation, groups, nd
     )
     out = _k.convolution(x, weight, bias, stride, pads, dilation, groups)
@@ -793,6 +859,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
         raise RuntimeError("output padding must be smaller than either stride or dilation")
     _check_same_dtype(x, weight)
+    _conv_kernel(x, dilation, transposed=True)
     kernel = weight.shape[2:]
     size = tuple(
         (s - 1) * st - 2 * p + d * (k - 1) + op + 1
@@ -923,6 +990,8 @@ def max_pool2d(
     kernel, stride, padding, dilation = _pool_args(
         input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
     )
+    if input.dtype == _dtypes.bool:
+        raise NotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
     values, indices = _k.max_pool2d_with_indices(
         input, kernel, stride, padding, dilation, bool(ceil_mode)
     )
@@ -956,6 +1025,8 @@ def avg_pool2d(
         )
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    if not input.is_floating_point() and input.dtype != _dtypes.int64:
+        _float_kernel(input, "avg_pool2d")  # PyTorch's kernel: floating point and int64 only
     kernel, stride, padding, _ = _pool_args(
         input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d"
     )
@@ -983,6 +1054,8 @@ def max_pool1d(
             "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
             f"for input, but got:{list(input.shape)}"
         )
+    if not return_indices:  # max_pool1d_impl (without indices) is floating point only
+        _float_kernel(input, "max_pool1d_impl")
     one = lambda v: v if v is None else (1, _tuple(v, 1, "pool", "max_pool1d")[0])  # noqa: E731
     out = max_pool2d(
         input.unsqueeze(-2),
@@ -1044,6 +1117,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         raise RuntimeError(
             f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}"
         )
+    _float_kernel(input, "adaptive_avg_pool2d")
     out = _output_size(output_size, tuple(input.shape[-2:]), 2, "adaptive_avg_pool2d")
     if out == (1, 1):
         return input.mean((-1, -2), keepdim=True)  # PyTorch's shortcut (MeanBackward1)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..device import device as _device
 from ..tensor import Tensor
-from ._registry import defop
+from ._registry import defop, with_doc
 
-clone = defop("clone", lambda xp, input: input.copy(), grads={"input": lambda grad: grad})
+clone = with_doc(
+    defop("clone", lambda xp, input: input.copy(), grads={"input": lambda grad: grad}),
+    """Return a copy of ``input`` with its own memory (gradients flow back to ``input``).
+
+    >>> x = fluxion.tensor([1.0, 2.0])
+    >>> y = fluxion.clone(x)
+    >>> y[0] = 5.0
+    >>> x
+    tensor([1., 2.])
+    """,
+)
 
 
 def contiguous(input: Tensor) -> Tensor:

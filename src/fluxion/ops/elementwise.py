@@ -54,12 +54,20 @@ def _no_bool(input, op: str):
     return input
 
 
-def _float_only(input, op: str):
-    """Ops such as ``frac`` have no integer kernel in PyTorch."""
+def _float_kernel(input, kernel: str):
+    """Raise PyTorch's dispatch error unless ``input`` (an array) is floating point.
+
+    ``kernel`` is the name PyTorch's message uses (``"softplus_cpu"``, ``"GeluKernelImpl"``).
+    """
     if input.dtype.kind != "f":
         name = _dt.scalar_name(input.dtype)
-        raise NotImplementedError(f"\"{op}_cpu\" not implemented for '{name}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
     return input
+
+
+def _float_only(input, op: str):
+    """Ops such as ``frac`` have no integer kernel in PyTorch."""
+    return _float_kernel(input, f"{op}_cpu")
 
 
 def _rounding(fn, input, op: str):
@@ -67,15 +75,75 @@ def _rounding(fn, input, op: str):
     if input.dtype.kind == "f":
         return fn(input)
     if input.dtype.kind == "b":
-        raise RuntimeError(f"\"{op}\" is not implemented for 'Bool' tensors")
+        raise NotImplementedError(f"\"{op}_vml_cpu\" not implemented for 'Bool'")
     return input.copy()
+
+
+_C_NAMES = {  # PyTorch's C++ names of dtypes in scalar-conversion messages
+    "bool": "bool",
+    "uint8": "uint8_t",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int",
+    "int64": "int64_t",
+    "float16": "c10::Half",
+    "float32": "float",
+    "float64": "double",
+}
+
+
+def _scalar_as(xp, value, dtype):
+    """Convert a Python number to a 0-d array of ``dtype`` as PyTorch converts scalar arguments.
+
+    Integers wrap into unsigned types within the magnitude of the type (``-1`` is 255 for
+    uint8, as in PyTorch); floats are truncated toward zero and must fit; nan and inf never fit
+    an integer type. Anything else raises PyTorch's RuntimeError instead of NumPy's
+    OverflowError.
+    """
+    kind = dtype.kind
+    if kind == "b":
+        return xp.asarray(bool(value))
+    if kind == "f":
+        big = xp.finfo(dtype).max
+        if isinstance(value, float) and math.isfinite(value) and not -big <= value <= big:
+            raise RuntimeError(
+                f"value cannot be converted to type {_C_NAMES[dtype.name]} without overflow"
+            )
+        return xp.asarray(value, dtype=dtype)
+    info = xp.iinfo(dtype)
+    if isinstance(value, float):
+        fits = math.isfinite(value) and info.min <= value <= info.max
+    else:
+        value = int(value)
+        fits = info.min <= value <= info.max or (kind == "u" and -info.max <= value < 0)
+    if not fits:
+        raise RuntimeError(
+            f"value cannot be converted to type {_C_NAMES[dtype.name]} without overflow"
+        )
+    return xp.asarray(int(value)).astype(dtype)
+
+
+def _result_dtype(a, b):
+    """The dtype of promoted operands (one of them may be a Python number)."""
+    return a.dtype if hasattr(a, "dtype") else b.dtype
+
+
+def _alpha(xp, alpha, dtype):
+    """``alpha`` of add/sub converted to the result dtype, with PyTorch's checks."""
+    if dtype.kind in "biu" and isinstance(alpha, float):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    return _scalar_as(xp, alpha, dtype)
 
 
 # ------------------------------------------------------------------------ binary arithmetic
 
 
 def _add_fwd(xp, input, other, alpha=1):
-    return xp.add(input, other) if alpha == 1 else xp.add(input, xp.multiply(other, alpha))
+    if alpha == 1:
+        return xp.add(input, other)
+    return xp.add(input, xp.multiply(other, _alpha(xp, alpha, _result_dtype(input, other))))
 
 
 add = defop(
@@ -105,7 +173,7 @@ def _sub_fwd(xp, input, other, alpha=1):
     input, other = _registry.promote_pair(input, other)  # after the check: bools become ints
     if alpha == 1:
         return xp.subtract(input, other)
-    return xp.subtract(input, xp.multiply(other, alpha))
+    return xp.subtract(input, xp.multiply(other, _alpha(xp, alpha, _result_dtype(input, other))))
 
 
 sub = defop(
@@ -235,10 +303,17 @@ floor_divide = defop(
     grads={"input": ZERO, "other": ZERO},
 )
 
+
 # d/d(other) of input - other * floor(input / other) is -floor(input / other) (piecewise)
+def _scalar_checked(xp, fn, input, other, name: str):
+    """``input`` op Python number: promote the pair first (int tensor % 0.5 is float32)."""
+    input, other = _registry.promote_pair(input, other)
+    return _int_checked(xp, fn, input, other, name)
+
+
 _remainder_scalar = defop(
     "remainder_scalar",
-    lambda xp, input, other: _int_checked(xp, xp.remainder, input, other, "remainder"),
+    lambda xp, input, other: _scalar_checked(xp, xp.remainder, input, other, "remainder"),
     promote="promote",
     inputs=("input",),
     node_name="RemainderBackward0",
@@ -270,7 +345,7 @@ def remainder(input, other):
 
 _fmod_scalar = defop(
     "fmod_scalar",
-    lambda xp, input, other: _int_checked(xp, xp.fmod, input, other, "fmod"),
+    lambda xp, input, other: _scalar_checked(xp, xp.fmod, input, other, "fmod"),
     promote="promote",
     inputs=("input",),
     node_name="FmodBackward0",
@@ -357,6 +432,8 @@ def _pow_exponent_grad(grad, input, result):
 
 def _power(xp, input, exponent):
     """``xp.power``; integer powers with negative exponents give 1, -1 or 0 as in PyTorch."""
+    if _is_bool(input) and _is_bool(exponent):  # NumPy would answer in int8
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     if getattr(input, "dtype", getattr(exponent, "dtype", None)).kind in "iu":
         negative = xp.less(exponent, 0)
         if xp.any(negative):
@@ -365,6 +442,10 @@ def _power(xp, input, exponent):
             alt = xp.where(xp.equal(input, 1), 1, xp.where(xp.equal(input, -1), 1 - 2 * odd, 0))
             return xp.where(negative, alt, out).astype(out.dtype)
     return xp.power(input, exponent)
+
+
+def _is_bool(x) -> bool:
+    return type(x) is bool or getattr(getattr(x, "dtype", None), "kind", "") == "b"
 
 
 def _pow_scalar_fwd(xp, input, exponent):
@@ -562,7 +643,7 @@ relu = _unary(
 
 
 def _softplus_fwd(xp, input, beta=1.0, threshold=20.0):
-    bx = input * beta
+    bx = _float_kernel(input, "softplus_cpu") * beta
     soft = xp.logaddexp(0, bx) / beta
     return xp.where(bx > threshold, input, soft).astype(input.dtype, copy=False)
 
@@ -570,7 +651,6 @@ def _softplus_fwd(xp, input, beta=1.0, threshold=20.0):
 softplus = defop(
     "softplus",
     _softplus_fwd,
-    promote="float",
     grads={
         "input": lambda grad, input, beta, threshold: where(
             input * beta > threshold, grad, grad * (input * beta).sigmoid()
@@ -592,34 +672,34 @@ erf = _unary(
     array_rules=False,
 )
 
+
+def _sign_fwd(xp, input):
+    if input.dtype.kind == "b":
+        return input.copy()
+    out = xp.sign(input)
+    if input.dtype.kind == "f":
+        out = xp.nan_to_num(out)  # sign(nan) is 0 in PyTorch (NumPy: nan)
+    return out
+
+
 # piecewise-constant ops: the derivative exists almost everywhere and is 0 (PyTorch's choice)
-sign = _unary(
-    "sign",
-    lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
-    ZERO,
-    promote=None,
-    array_rules=False,
-)
+sign = _unary("sign", _sign_fwd, ZERO, promote=None, array_rules=False)
 # sgn is sign for real tensors; its own node name, as in PyTorch
-sgn = _unary(
-    "sgn",
-    lambda xp, input: input.copy() if input.dtype.kind == "b" else xp.sign(input),
-    ZERO,
-    promote=None,
-    array_rules=False,
-)
+sgn = _unary("sgn", _sign_fwd, ZERO, promote=None, array_rules=False)
 floor = _unary("floor", lambda xp, input: _rounding(xp.floor, input, "floor"), ZERO, promote=None)
 ceil = _unary("ceil", lambda xp, input: _rounding(xp.ceil, input, "ceil"), ZERO, promote=None)
 trunc = _unary("trunc", lambda xp, input: _rounding(xp.trunc, input, "trunc"), ZERO, promote=None)
 fix = trunc
 _round = defop(
-    "round", lambda xp, input, decimals=0: xp.round(input, decimals), grads={"input": ZERO}
+    "round",
+    lambda xp, input, decimals=0: _rounding(xp.round, input, "round"),
+    grads={"input": ZERO},
 )
 
 
 _round_decimals = defop(
     "round_decimals",
-    lambda xp, input, decimals: xp.round(input, decimals),
+    lambda xp, input, decimals: xp.round(_float_kernel(input, "round_cpu"), decimals),
     node_name="RoundBackward1",
     grads={"input": ZERO},
 )
@@ -704,6 +784,11 @@ def _clamp_fwd(xp, input, min=None, max=None):
         datas = [input, min, max]
         _registry._promote(datas, "promote")
         input, min, max = datas
+    if min is not None and max is not None and input.dtype.kind == "b":
+        kernel = (
+            "clamp_cpu" if hasattr(min, "dtype") or hasattr(max, "dtype") else "clamp_scalar_cpu"
+        )
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     out = input
     if min is not None:
         out = xp.maximum(out, min)
@@ -833,7 +918,12 @@ def clamp_max(input, max):
 
 
 def _lerp_fwd(xp, input, end, weight):
-    return input + weight * (end - input)
+    # PyTorch's two-sided formula: exact at weight 1, and the same inf/nan as PyTorch
+    diff = end - input
+    if not hasattr(weight, "dtype"):
+        return input + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
+    small = xp.abs(weight) < 0.5
+    return xp.where(small, input + weight * diff, end - diff * (1 - weight))
 
 
 _lerp_scalar = defop(
@@ -862,12 +952,47 @@ _lerp_tensor = defop(
 )
 
 
+_CPP_TYPES = {  # PyTorch's C++ type names in "expected dtype" messages
+    "bool": "bool",
+    "uint8": "unsigned char",
+    "int8": "signed char",
+    "int16": "short int",
+    "int32": "int",
+    "int64": "long int",
+    "float16": "c10::Half",
+    "float32": "float",
+    "float64": "double",
+}
+
+
+def _lerp_check(input, end, weight) -> None:
+    want = input._data.dtype
+    # a 0-d weight is not checked: it takes part in type promotion like a number
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t._data.dtype != want and (name == "end" or t.ndim):
+            raise RuntimeError(
+                f"expected dtype {_CPP_TYPES.get(want.name, want.name)} for `{name}` but got "
+                f"dtype {_CPP_TYPES.get(t._data.dtype.name, t._data.dtype.name)}"
+            )
+    if isinstance(weight, Tensor):
+        arrays = (input._data, end._data, weight._data)
+        common = _dt.promote_key(tuple((a.dtype, a.ndim == 0) for a in arrays))
+        if common.kind != "f":
+            _float_kernel(weight._data.astype(common), "lerp_kernel_tensor")
+    else:
+        _float_kernel(input._data, "lerp_kernel_scalar")
+
+
 def lerp(input, end, weight):
     """Interpolate linearly: ``input + weight * (end - input)``; ``weight`` is a number or tensor.
+
+    ``input``, ``end`` and a tensor ``weight`` must share one floating-point dtype.
 
     >>> fluxion.lerp(fluxion.tensor([0.0, 1.0]), fluxion.tensor([10.0, 3.0]), 0.5)
     tensor([5., 2.])
     """
+    if isinstance(input, Tensor) and isinstance(end, Tensor):
+        _lerp_check(input, end, weight)
     if isinstance(weight, Tensor):
         return _lerp_tensor(input, end, weight)
     return _lerp_scalar(input, end, weight)
@@ -884,9 +1009,25 @@ nan_to_num = defop(
     grads={"input": lambda grad, input: where(input.isfinite(), grad, 0.0)},
 )
 
+
+def _addc_value(xp, value, input, op: str):
+    """``value`` converted to the (promoted) dtype; bool tensors have no kernel in PyTorch."""
+    if input.dtype.kind == "b":
+        raise NotImplementedError(f"\"{op}_cpu_out\" not implemented for 'Bool'")
+    return value if value == 1 else _scalar_as(xp, value, input.dtype)
+
+
+def _addcmul_fwd(xp, input, tensor1, tensor2, value=1):
+    return input + _addc_value(xp, value, input, "addcmul") * tensor1 * tensor2
+
+
+def _addcdiv_fwd(xp, input, tensor1, tensor2, value=1):
+    return input + _addc_value(xp, value, input, "addcdiv") * tensor1 / tensor2
+
+
 addcmul = defop(
     "addcmul",
-    lambda xp, input, tensor1, tensor2, value=1: input + value * tensor1 * tensor2,
+    _addcmul_fwd,
     broadcasts=True,
     promote="promote",
     grads={
@@ -895,9 +1036,9 @@ addcmul = defop(
         "tensor2": lambda grad, tensor1, value: grad * tensor1 * value,
     },
 )
-addcdiv = defop(
+_addcdiv = defop(
     "addcdiv",
-    lambda xp, input, tensor1, tensor2, value=1: input + value * tensor1 / tensor2,
+    _addcdiv_fwd,
     broadcasts=True,
     promote="promote",
     grads={
@@ -908,6 +1049,33 @@ addcdiv = defop(
         ),
     },
 )
+
+_ADDCDIV_INT = (
+    "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will "
+    "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+    "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+    "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+    "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+    "dtypes."
+)
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """Return ``input + value * tensor1 / tensor2`` (the divisor operands must not both be integer).
+
+    >>> fluxion.addcdiv(fluxion.tensor([1.0, 1.0]), fluxion.tensor([1.0, 3.0]),
+    ...                 fluxion.tensor([2.0, 4.0]), value=2)
+    tensor([2.0000, 2.5000])
+    """
+    if (
+        isinstance(tensor1, Tensor)
+        and isinstance(tensor2, Tensor)
+        and tensor1._data.dtype.kind in "biu"
+        and tensor2._data.dtype.kind in "biu"
+    ):
+        raise RuntimeError(_ADDCDIV_INT)
+    return _addcdiv(input, tensor1, tensor2, value)
+
 
 # ------------------------------------------------------------------------ comparisons and logic
 
@@ -936,7 +1104,7 @@ def _bitwise(name, fn):
             and other.dtype.kind == "f"
             or isinstance(other, float)
         ):
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Float'")
         return fn(xp, input, other)
 
     return _nd(name, forward)
@@ -949,7 +1117,7 @@ bitwise_xor = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
 
 def _bitwise_not_fwd(xp, input):
     if input.dtype.kind == "f":
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+        raise NotImplementedError("\"bitwise_not_cpu\" not implemented for 'Float'")
     return xp.invert(input)
 
 
@@ -958,3 +1126,286 @@ logical_not = defop("logical_not", lambda xp, input: xp.logical_not(input), NOT_
 isnan = defop("isnan", lambda xp, input: xp.isnan(input), NOT_DIFFERENTIABLE)
 isinf = defop("isinf", lambda xp, input: xp.isinf(input), NOT_DIFFERENTIABLE)
 isfinite = defop("isfinite", lambda xp, input: xp.isfinite(input), NOT_DIFFERENTIABLE)
+
+
+# ------------------------------------------------------------------------ docstrings
+# The one-line declarations above get their docstrings here, so that each defop block stays
+# short: (summary, example call, its output). Every example runs as a doctest.
+
+_DOCS = {
+    "abs": (
+        "Return the absolute value of each element.",
+        "fluxion.abs(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([1.5000, 0.0000, 2.0000])",
+    ),
+    "acos": (
+        "Return the arccosine of each element (radians); ``arccos`` is an alias.",
+        "fluxion.acos(fluxion.tensor([-0.5, 0.0, 0.5]))",
+        "tensor([2.0944, 1.5708, 1.0472])",
+    ),
+    "add": (
+        "Add ``alpha * other`` to ``input``, broadcasting (``x + y`` calls this).",
+        "fluxion.add(fluxion.tensor([1.0, 2.0]), fluxion.tensor([10.0, 20.0]), alpha=2)",
+        "tensor([21., 42.])",
+    ),
+    "addcmul": (
+        "Return ``input + value * tensor1 * tensor2``.",
+        "fluxion.addcmul(fluxion.tensor([1.0, 1.0]), fluxion.tensor([1.0, 3.0]), "
+        "fluxion.tensor([2.0, 4.0]), value=0.5)",
+        "tensor([2., 7.])",
+    ),
+    "asin": (
+        "Return the arcsine of each element (radians); ``arcsin`` is an alias.",
+        "fluxion.asin(fluxion.tensor([-0.5, 0.0, 0.5]))",
+        "tensor([-0.5236,  0.0000,  0.5236])",
+    ),
+    "atan": (
+        "Return the arctangent of each element (radians); ``arctan`` is an alias.",
+        "fluxion.atan(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-0.9828,  0.0000,  1.1071])",
+    ),
+    "atan2": (
+        "Return the angle of the point ``(other, input)``, elementwise, in ``(-pi, pi]``.",
+        "fluxion.atan2(fluxion.tensor([1.0, -1.0]), fluxion.tensor([0.0, -1.0]))",
+        "tensor([ 1.5708, -2.3562])",
+    ),
+    "bitwise_and": (
+        "Compute the bitwise AND of integer or bool tensors (``x & y``).",
+        "fluxion.bitwise_and(fluxion.tensor([12, 10]), fluxion.tensor([10, 6]))",
+        "tensor([8, 2])",
+    ),
+    "bitwise_not": (
+        "Compute the bitwise NOT of an integer or bool tensor (``~x``).",
+        "fluxion.bitwise_not(fluxion.tensor([0, 5, -3]))",
+        "tensor([-1, -6,  2])",
+    ),
+    "bitwise_or": (
+        "Compute the bitwise OR of integer or bool tensors (``x | y``).",
+        "fluxion.bitwise_or(fluxion.tensor([12, 10]), fluxion.tensor([10, 6]))",
+        "tensor([14, 14])",
+    ),
+    "bitwise_xor": (
+        "Compute the bitwise XOR of integer or bool tensors (``x ^ y``).",
+        "fluxion.bitwise_xor(fluxion.tensor([12, 10]), fluxion.tensor([10, 6]))",
+        "tensor([ 6, 12])",
+    ),
+    "ceil": (
+        "Round each element up to the nearest integer (integers are returned unchanged).",
+        "fluxion.ceil(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-1.,  0.,  2.])",
+    ),
+    "cos": (
+        "Return the cosine of each element (radians).",
+        "fluxion.cos(fluxion.tensor([0.0, 3.1415927]))",
+        "tensor([ 1., -1.])",
+    ),
+    "cosh": (
+        "Return the hyperbolic cosine of each element.",
+        "fluxion.cosh(fluxion.tensor([0.0, 1.0]))",
+        "tensor([1.0000, 1.5431])",
+    ),
+    "eq": (
+        "Compare elementwise for equality (``x == y``); the result is a bool tensor.",
+        "fluxion.eq(fluxion.tensor([1, 2, 3]), fluxion.tensor([1, 0, 3]))",
+        "tensor([ True, False,  True])",
+    ),
+    "erf": (
+        "Return the Gauss error function of each element.",
+        "fluxion.erf(fluxion.tensor([0.0, 1.0, -2.0]))",
+        "tensor([ 0.0000,  0.8427, -0.9953])",
+    ),
+    "exp": (
+        "Return ``e ** input`` elementwise.",
+        "fluxion.exp(fluxion.tensor([0.0, 1.0]))",
+        "tensor([1.0000, 2.7183])",
+    ),
+    "exp2": (
+        "Return ``2 ** input`` elementwise.",
+        "fluxion.exp2(fluxion.tensor([0.0, 3.0, -1.0]))",
+        "tensor([1.0000, 8.0000, 0.5000])",
+    ),
+    "expm1": (
+        "Return ``exp(input) - 1``, accurate for small inputs.",
+        "fluxion.expm1(fluxion.tensor([0.0, 1e-10]))",
+        "tensor([0.0000e+00, 1.0000e-10])",
+    ),
+    "floor": (
+        "Round each element down to the nearest integer (integers are returned unchanged).",
+        "fluxion.floor(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-2.,  0.,  2.])",
+    ),
+    "floor_divide": (
+        "Divide and round down (``x // y``); integer division by zero raises.",
+        "fluxion.floor_divide(fluxion.tensor([7, -7]), 2)",
+        "tensor([ 3, -4])",
+    ),
+    "frac": (
+        "Return the fractional part ``input - trunc(input)`` (floating-point inputs only).",
+        "fluxion.frac(fluxion.tensor([1.5, -2.25]))",
+        "tensor([ 0.5000, -0.2500])",
+    ),
+    "ge": (
+        "Compare elementwise ``input >= other``; the result is a bool tensor.",
+        "fluxion.ge(fluxion.tensor([1, 2, 3]), 2)",
+        "tensor([False,  True,  True])",
+    ),
+    "gt": (
+        "Compare elementwise ``input > other``; the result is a bool tensor.",
+        "fluxion.gt(fluxion.tensor([1, 2, 3]), 2)",
+        "tensor([False, False,  True])",
+    ),
+    "isfinite": (
+        "Test each element for being finite (not inf and not nan).",
+        "fluxion.isfinite(fluxion.tensor([1.0, float('inf'), float('nan')]))",
+        "tensor([ True, False, False])",
+    ),
+    "isinf": (
+        "Test each element for being +inf or -inf.",
+        "fluxion.isinf(fluxion.tensor([1.0, float('-inf'), float('nan')]))",
+        "tensor([False,  True, False])",
+    ),
+    "isnan": (
+        "Test each element for being nan.",
+        "fluxion.isnan(fluxion.tensor([1.0, float('inf'), float('nan')]))",
+        "tensor([False, False,  True])",
+    ),
+    "le": (
+        "Compare elementwise ``input <= other``; the result is a bool tensor.",
+        "fluxion.le(fluxion.tensor([1, 2, 3]), 2)",
+        "tensor([ True,  True, False])",
+    ),
+    "log": (
+        "Return the natural logarithm of each element.",
+        "fluxion.log(fluxion.tensor([1.0, 2.7182817]))",
+        "tensor([0., 1.])",
+    ),
+    "log10": (
+        "Return the base-10 logarithm of each element.",
+        "fluxion.log10(fluxion.tensor([1.0, 100.0]))",
+        "tensor([0., 2.])",
+    ),
+    "log1p": (
+        "Return ``log(1 + input)``, accurate for small inputs.",
+        "fluxion.log1p(fluxion.tensor([0.0, 1e-10]))",
+        "tensor([0.0000e+00, 1.0000e-10])",
+    ),
+    "log2": (
+        "Return the base-2 logarithm of each element.",
+        "fluxion.log2(fluxion.tensor([1.0, 8.0]))",
+        "tensor([0., 3.])",
+    ),
+    "logical_and": (
+        "Compute the elementwise logical AND (nonzero is true); the result is bool.",
+        "fluxion.logical_and(fluxion.tensor([1, 0, 2]), fluxion.tensor([1, 1, 0]))",
+        "tensor([ True, False, False])",
+    ),
+    "logical_not": (
+        "Compute the elementwise logical NOT (nonzero is true); the result is bool.",
+        "fluxion.logical_not(fluxion.tensor([1.0, 0.0]))",
+        "tensor([False,  True])",
+    ),
+    "logical_or": (
+        "Compute the elementwise logical OR (nonzero is true); the result is bool.",
+        "fluxion.logical_or(fluxion.tensor([1, 0, 0]), fluxion.tensor([0, 0, 3]))",
+        "tensor([ True, False,  True])",
+    ),
+    "logical_xor": (
+        "Compute the elementwise logical XOR (nonzero is true); the result is bool.",
+        "fluxion.logical_xor(fluxion.tensor([1, 0, 2]), fluxion.tensor([1, 1, 0]))",
+        "tensor([False,  True,  True])",
+    ),
+    "lt": (
+        "Compare elementwise ``input < other``; the result is a bool tensor.",
+        "fluxion.lt(fluxion.tensor([1, 2, 3]), 2)",
+        "tensor([ True, False, False])",
+    ),
+    "maximum": (
+        "Return the elementwise maximum of two tensors (nan wins; ties share the gradient).",
+        "fluxion.maximum(fluxion.tensor([1.0, 5.0]), fluxion.tensor([3.0, 2.0]))",
+        "tensor([3., 5.])",
+    ),
+    "minimum": (
+        "Return the elementwise minimum of two tensors (nan wins; ties share the gradient).",
+        "fluxion.minimum(fluxion.tensor([1.0, 5.0]), fluxion.tensor([3.0, 2.0]))",
+        "tensor([1., 2.])",
+    ),
+    "mul": (
+        "Multiply ``input`` by ``other``, broadcasting (``x * y`` calls this).",
+        "fluxion.mul(fluxion.tensor([1.0, 2.0]), fluxion.tensor([[3.0], [4.0]]))",
+        "tensor([[3., 6.],\n        [4., 8.]])",
+    ),
+    "nan_to_num": (
+        "Replace nan, +inf and -inf with ``nan``, ``posinf`` and ``neginf`` (default: the "
+        "dtype's finite extremes).",
+        "fluxion.nan_to_num(fluxion.tensor([float('nan'), 1.0, float('-inf')]), neginf=-9.0)",
+        "tensor([ 0.,  1., -9.])",
+    ),
+    "ne": (
+        "Compare elementwise ``input != other``; the result is a bool tensor.",
+        "fluxion.ne(fluxion.tensor([1, 2, 3]), 2)",
+        "tensor([ True, False,  True])",
+    ),
+    "neg": (
+        "Negate each element (``-x``); bool tensors raise, as in PyTorch.",
+        "fluxion.neg(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([ 1.5000, -0.0000, -2.0000])",
+    ),
+    "reciprocal": (
+        "Return ``1 / input`` elementwise (integers give a floating-point result).",
+        "fluxion.reciprocal(fluxion.tensor([2.0, -4.0]))",
+        "tensor([ 0.5000, -0.2500])",
+    ),
+    "rsqrt": (
+        "Return ``1 / sqrt(input)`` elementwise.",
+        "fluxion.rsqrt(fluxion.tensor([4.0, 0.25]))",
+        "tensor([0.5000, 2.0000])",
+    ),
+    "sgn": (
+        "Return the sign of each element (for real tensors the same as ``sign``).",
+        "fluxion.sgn(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-1.,  0.,  1.])",
+    ),
+    "sign": (
+        "Return -1, 0 or 1 for each element by its sign (0 for nan, as in PyTorch).",
+        "fluxion.sign(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-1.,  0.,  1.])",
+    ),
+    "sin": (
+        "Return the sine of each element (radians).",
+        "fluxion.sin(fluxion.tensor([0.0, 1.5707964]))",
+        "tensor([0., 1.])",
+    ),
+    "sinh": (
+        "Return the hyperbolic sine of each element.",
+        "fluxion.sinh(fluxion.tensor([0.0, 1.0]))",
+        "tensor([0.0000, 1.1752])",
+    ),
+    "sqrt": (
+        "Return the square root of each element (nan for negative inputs).",
+        "fluxion.sqrt(fluxion.tensor([4.0, 2.0]))",
+        "tensor([2.0000, 1.4142])",
+    ),
+    "square": (
+        "Return ``input * input`` elementwise.",
+        "fluxion.square(fluxion.tensor([-3, 2]))",
+        "tensor([9, 4])",
+    ),
+    "sub": (
+        "Subtract ``alpha * other`` from ``input``, broadcasting (``x - y`` calls this).",
+        "fluxion.sub(fluxion.tensor([5.0, 5.0]), fluxion.tensor([1.0, 2.0]), alpha=2)",
+        "tensor([3., 1.])",
+    ),
+    "tan": (
+        "Return the tangent of each element (radians).",
+        "fluxion.tan(fluxion.tensor([0.0, 0.7853982]))",
+        "tensor([0., 1.])",
+    ),
+    "trunc": (
+        "Round each element toward zero (integers are returned unchanged); ``fix`` is an alias.",
+        "fluxion.trunc(fluxion.tensor([-1.5, 0.0, 2.0]))",
+        "tensor([-1.,  0.,  2.])",
+    ),
+}
+for _name, (_summary, _call, _out) in _DOCS.items():
+    _registry.with_doc(globals()[_name], f"{_summary}\n\n>>> {_call}\n{_out}\n")
+del _name, _summary, _call, _out

@@ -27,6 +27,7 @@ from ._grad_helpers import norm_dim
 from ._registry import NOT_DIFFERENTIABLE, defop
 from ._registry import with_doc as _doc
 from ._registry import xp as _xp
+from .elementwise import _scalar_as
 
 __all__ = [
     "getitem",
@@ -454,8 +455,26 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     for i, ix in enumerate(indices):
         if ix is None:
             raise TypeError(f"index_put(): expected Tensor as element {i} of indices, got None")
-    _check_values(input, values, "index_put")
+    if _as_masked_fill(indices, values, accumulate):
+        # PyTorch runs masked_fill_(mask, values.item()) here: a checked cast to input's dtype
+        if values._data.dtype != input._data.dtype:
+            _scalar_as(_xp, values._data.reshape(()).item(), input._data.dtype)
+            values = values.to(_dt.FROM_NP[input._data.dtype])
+    else:
+        _check_values(input, values, "index_put")
     return _index_put(input, values, _parse(indices, input._data.shape)[0], bool(accumulate))
+
+
+def _as_masked_fill(indices: tuple, values, accumulate) -> bool:
+    """PyTorch's canDispatchToMaskedFill: one bool mask, one value, no accumulation."""
+    return (
+        not accumulate
+        and len(indices) == 1
+        and isinstance(indices[0], Tensor)
+        and indices[0]._data.dtype.kind == "b"
+        and isinstance(values, Tensor)
+        and values._data.size == 1
+    )
 
 
 def index_put_for_setitem(input: Tensor, index, value) -> Tensor:
@@ -613,7 +632,7 @@ def _scatter_value_fwd(xp, input, dim, index, value):
     idx = _index_tensor(index, "scatter")
     d = _check_gather_like("scatter", input, idx, dim)
     out = input.copy()
-    out[_grid(xp, idx, d)] = value
+    out[_grid(xp, idx, d)] = _scalar_as(xp, value, input.dtype)
     return out
 
 
@@ -700,7 +719,9 @@ def _check_mask(mask, op: str) -> None:
 
 
 def _masked_fill_fwd(xp, input, mask, value):
-    return xp.where(mask, xp.asarray(value).astype(input.dtype), input)
+    if hasattr(value, "dtype"):  # a 0-d tensor: PyTorch fills with value.item(), checked
+        value = value.item()
+    return xp.where(mask, _scalar_as(xp, value, input.dtype), input)
 
 
 def _masked_fill_input_grad(grad, mask):
@@ -836,12 +857,14 @@ def _index_fill_key(shape, dim, index):
 
 def _index_fill_fwd(xp, input, dim, index, value):
     out = input.copy()
+    if not hasattr(value, "dtype"):
+        value = _scalar_as(xp, value, input.dtype)
     out[_index_fill_key(input.shape, dim, index)] = value
     return out
 
 
 def _index_fill_tensor_fwd(xp, input, value, dim, index):
-    return _index_fill_fwd(xp, input, dim, index, value.astype(input.dtype))
+    return _index_fill_fwd(xp, input, dim, index, _scalar_as(xp, value.item(), input.dtype))
 
 
 def _index_fill_input_grad(grad, dim, index):

@@ -16,6 +16,7 @@ from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._registry import defop, sum_to
 from ._registry import with_doc as _doc
+from .elementwise import _scalar_as
 
 __all__ = [
     "matmul",
@@ -397,11 +398,12 @@ def _add_product(xp, op, input, prod, beta, alpha):
             f"{op}: input of shape {tuple(input.shape)} does not broadcast to the shape of the "
             f"product {tuple(shape)}; give input that shape or one that expands to it"
         )
+    # beta and alpha are converted to the dtype first: for integers 0.5 is 0, as in PyTorch
     if alpha != 1:
-        prod = prod * alpha
+        prod = prod * _scalar_as(xp, alpha, prod.dtype)
     if beta == 0:  # input is ignored (NaN and inf in it do not propagate), as in PyTorch
         return prod
-    return prod + (input if beta == 1 else input * beta)
+    return prod + (input if beta == 1 else input * _scalar_as(xp, beta, prod.dtype))
 
 
 def _addmm_fwd(xp, input, mat1, mat2, beta=1, alpha=1):
@@ -409,10 +411,22 @@ def _addmm_fwd(xp, input, mat1, mat2, beta=1, alpha=1):
 
 
 def _baddbmm_fwd(xp, input, batch1, batch2, beta=1, alpha=1):
+    if batch1.ndim == 3 and batch2.ndim < 3:  # PyTorch reads batch2.size(2) first
+        raise IndexError(
+            f"baddbmm: Dimension out of range (expected to be in range of [{-batch2.ndim}, "
+            f"{batch2.ndim - 1}], but got 2): batch2 must be a 3-D tensor, got shape "
+            f"{tuple(batch2.shape)}"
+        )
     return _add_product(xp, "baddbmm", input, _bmm_fwd(xp, batch1, batch2), beta, alpha)
 
 
 def _addmv_fwd(xp, input, mat, vec, beta=1, alpha=1):
+    if input.ndim == 0 and mat.ndim == 2 and vec.ndim == 1 and mat.shape[1] != vec.shape[0]:
+        # PyTorch builds its size-mismatch message with input.size(0), which fails first
+        raise IndexError(
+            f"addmv: Dimension specified as 0 but tensor has no dimensions (while reporting a "
+            f"size mismatch: mat ({_x(mat.shape)}), vec ({vec.shape[0]}))"
+        )
     return _add_product(xp, "addmv", input, _mv_fwd(xp, mat, vec), beta, alpha)
 
 
@@ -554,6 +568,17 @@ _einsum2_view = defop("einsum2_view", _einsum2_fwd, grads=_E2, node_name="ViewBa
 _einsum2_mul = defop("einsum2_mul", _einsum2_fwd, grads=_E2, node_name="MulBackward0")
 
 
+def _summed_alone(subs_a: str, shape_a, subs_b: str, shape_b, res: str) -> bool:
+    """Whether a letter summed away has a size above 1 in one operand only.
+
+    PyTorch sums such a letter out of that operand before the product (a size of 1 is squeezed
+    instead), so integer operands are summed to int64 first.
+    """
+    big_a = {c for c, n in zip(subs_a, shape_a) if n != 1}
+    big_b = {c for c, n in zip(subs_b, shape_b) if n != 1}
+    return any(c not in res for c in big_a ^ big_b)
+
+
 def _sublist_equation(args: tuple) -> tuple:
     """Turn ``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` into an equation and operands."""
     n = len(args)
@@ -621,6 +646,13 @@ def _parse_einsum(equation: str, operands: list) -> tuple:
         )
     sizes: dict = {}
     for i, (s, op) in enumerate(zip(subs, operands)):
+        own: dict = {}
+        for c, n in zip(s, op.shape):
+            if own.setdefault(c, n) != n:
+                raise RuntimeError(
+                    f"einsum(): subscript {c} is repeated for operand {i} but the sizes don't "
+                    f"match, {n} != {own[c]}"
+                )
         for c, n in zip(s, op.shape):
             seen = sizes.get(c)
             if seen is None or seen == 1:
@@ -666,7 +698,10 @@ def einsum(equation, *operands):
     if len(operands) == 1:
         summed = any(c not in out for c in subs[0])
         op1 = _einsum1_sum if summed else _einsum1_permute
-        return op1(operands[0], f"{subs[0]}->{out}")
+        x = operands[0]
+        if summed and x.dtype.is_floating_point is False:
+            x = x.to(_dt.int64)  # a sum, as in PyTorch: integers and bools sum to int64
+        return op1(x, f"{subs[0]}->{out}")
     acc, acc_subs = operands[0], subs[0]
     for i in range(1, len(operands)):
         if i == len(operands) - 1:
@@ -675,6 +710,15 @@ def einsum(equation, *operands):
             later = set(out).union(*subs[i + 1 :])
             res = "".join(dict.fromkeys(c for c in acc_subs + subs[i] if c in later))
         summed = any(c not in res for c in acc_subs + subs[i])
+        if acc.dtype == _dt.bool and any(c in subs[i] and c not in res for c in acc_subs):
+            raise NotImplementedError("einsum(): \"bmm\" not implemented for 'Bool'")
+        if (
+            acc.dtype.is_floating_point is False
+            and acc.dtype != _dt.bool
+            and _summed_alone(acc_subs, acc.shape, subs[i], operands[i].shape, res)
+        ):
+            # PyTorch sums a letter found in one operand only before the product: int64
+            acc, operands[i] = acc.to(_dt.int64), operands[i].to(_dt.int64)
         op2 = _einsum2_view if summed else _einsum2_mul
         acc = op2(acc, operands[i], f"{acc_subs},{subs[i]}->{res}")
         acc_subs = res

@@ -21,7 +21,7 @@ import itertools
 import math
 
 from ._registry import NOT_DIFFERENTIABLE, defop
-from .elementwise import erf, exp, sigmoid, softplus, tanh, where
+from .elementwise import _float_kernel, _scalar_as, erf, exp, sigmoid, softplus, tanh, where
 
 # Nothing here is exported at the top level: several names (``embedding``, ``convolution``) exist
 # in torch's namespace with other signatures. ``fluxion.nn.functional`` is the public face.
@@ -38,6 +38,7 @@ _GELU_C = 0.044715
 def _gelu_fwd(xp, input, approximate="none"):
     from .._backend import erf as _erf
 
+    _float_kernel(input, "GeluKernelImpl")
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (input + _GELU_C * input * input * input)
         return (0.5 * input * (1.0 + xp.tanh(inner))).astype(input.dtype, copy=False)
@@ -60,7 +61,9 @@ gelu = defop("gelu", _gelu_fwd, grads={"input": _gelu_grad})
 
 
 def _silu_fwd(xp, input):
-    e = xp.exp(-xp.abs(input))  # the stable sigmoid, as in elementwise.sigmoid
+    e = xp.exp(
+        -xp.abs(_float_kernel(input, "silu_cpu"))
+    )  # the stable sigmoid, as in elementwise.sigmoid
     s = xp.where(input >= 0, 1 / (1 + e), e / (1 + e))
     return (input * s).astype(input.dtype, copy=False)
 
@@ -74,6 +77,7 @@ silu = defop("silu", _silu_fwd, grads={"input": _silu_grad})
 
 
 def _leaky_relu_fwd(xp, input, negative_slope=0.01):
+    _float_kernel(input, "leaky_relu_cpu")
     return xp.where(input > 0, input, input * negative_slope).astype(input.dtype, copy=False)
 
 
@@ -88,6 +92,7 @@ leaky_relu = defop(
 
 
 def _elu_fwd(xp, input, alpha=1.0):
+    _float_kernel(input, "elu_cpu")
     neg = alpha * xp.expm1(xp.minimum(input, 0))  # minimum: no overflow warning for large x
     return xp.where(input > 0, input, neg).astype(input.dtype, copy=False)
 
@@ -340,14 +345,22 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
             better |= v != v  # PyTorch: (val > maxval) || isnan(val)
         xp.maximum(values, v, out=values)  # propagates NaN, like the update above
         arg[better] = k
-    # flat index in the unpadded input plane = window origin + offset of the winning position
-    origin, offset = 0, 0
+    # flat index in the unpadded input plane of the winning position. PyTorch never visits the
+    # padding: where it won (every element of the window is the padding value, e.g. -inf),
+    # the index is the window's first element
+    kpos = xp.unravel_index(arg, kernel_size)
+    coords, inside = [], True
     for i in range(nd):
-        start = xp.arange(out[i]) * stride[i] - padding[i]
-        ks = xp.arange(kernel_size[i]) * dilation[i]
-        origin = (origin * size[i])[..., None] + start if i else start
-        offset = (offset * size[i])[..., None] + ks if i else ks
-    return values, origin + offset.reshape(-1)[arg]
+        shape = [1] * nd
+        shape[i] = out[i]
+        start = (xp.arange(out[i]) * stride[i] - padding[i]).reshape(shape)
+        c = start + kpos[i] * dilation[i]
+        coords.append((c, start + dilation[i] * (-(start // dilation[i])).clip(0)))
+        inside = inside & (c >= 0) & (c < size[i])
+    flat = 0
+    for i, (c, first) in enumerate(coords):
+        flat = flat * size[i] + xp.where(inside, c, first)
+    return values, flat.astype(xp.int64, copy=False)
 
 
 def _max_pool_scatter_fwd(xp, grad_output, indices, input_size):
@@ -463,8 +476,8 @@ def _avg_pool_fwd(
         divisor_override,
         input.dtype if input.dtype.kind == "f" else xp.float64,
     )
-    if input.dtype.kind != "f":
-        return (acc // div).astype(input.dtype)
+    if input.dtype.kind != "f":  # C integer division: toward zero
+        return xp.trunc(acc / div).astype(input.dtype)
     return (acc / div).astype(input.dtype, copy=False)
 
 
@@ -545,7 +558,8 @@ def _constant_pad_fwd(xp, input, pad, value=0):
     )
     x = input[(Ellipsis,) + crop]
     pos = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pairs)
-    out = _pad(xp, x, pos, value)
+    # the value is a float in PyTorch's signature: -1 does not fit uint8 there
+    out = _pad(xp, x, pos, _scalar_as(xp, float(value), input.dtype))
     return x.copy() if out is x else out  # a new array, never a view of the input
 
 
@@ -612,8 +626,15 @@ _PAD_NODE = {
 }
 
 
+_PAD_KERNEL = {"reflect": "reflection_pad{}d", "replicate": "replication_pad{}d"}
+
+
 def _make_index_pad(mode: str, nd: int):
     def forward(xp, input, pad):
+        if input.dtype.kind == "b" and mode in _PAD_KERNEL:  # no bool kernel in PyTorch
+            raise NotImplementedError(
+                f"\"{_PAD_KERNEL[mode].format(nd)}\" not implemented for 'Bool'"
+            )
         return _index_pad_fwd(xp, input, pad, mode)
 
     def input_grad(grad, input_shape, pad):
@@ -734,7 +755,7 @@ def _target_weights(xp, target, weight, ignore_index, dtype):
     valid = target != ignore_index
     t = xp.where(valid, target, 0)
     w = weight[t].astype(dtype, copy=False) if weight is not None else xp.ones(t.shape, dtype)
-    return t, w * valid
+    return t, xp.where(valid, w, 0).astype(dtype, copy=False)  # where: a nan weight stays out
 
 
 def _nll_fwd(xp, input, target, weight, reduction, ignore_index):
@@ -744,14 +765,15 @@ def _nll_fwd(xp, input, target, weight, reduction, ignore_index):
         raise IndexError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds.")
     t, w = _target_weights(xp, target, weight, ignore_index, input.dtype)
     picked = xp.take_along_axis(input, xp.expand_dims(t, cdim), cdim).squeeze(cdim)
-    losses = -picked * w
+    # ignored targets contribute exactly 0, even where input is inf or nan
+    losses = xp.where(target != ignore_index, -picked * w, 0).astype(input.dtype, copy=False)
     if reduction == "none":
         return losses
     total = losses.sum()
     if reduction == "sum":
         return xp.asarray(total, dtype=input.dtype)
-    wsum = w.sum()
-    return xp.asarray(total / wsum if wsum != 0 else xp.nan, dtype=input.dtype)
+    with xp.errstate(divide="ignore", invalid="ignore"):  # a total weight of 0: inf or nan
+        return xp.asarray(total / w.sum(), dtype=input.dtype)
 
 
 def _nll_coef_fwd(xp, target, weight, input_shape, reduction, ignore_index, dtype):
@@ -876,7 +898,7 @@ def _scaled(grad, reduction, like):
 
 
 def _mse_fwd(xp, input, target, reduction):
-    d = input - target
+    d = _float_kernel(input, "mse_cpu") - target  # input and target are promoted already
     return _reduce_loss(xp, d * d, reduction)
 
 
@@ -899,7 +921,7 @@ mse_loss = defop(
 
 
 def _smooth_l1_fwd(xp, input, target, reduction, beta):
-    d = xp.abs(input - target)
+    d = xp.abs(_float_kernel(input, "smooth_l1_cpu") - target)
     return _reduce_loss(
         xp,
         xp.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).astype(d.dtype, copy=False),
@@ -1037,7 +1059,23 @@ def _adaptive_matrix(xp, n_in, n_out, dtype):
     return (inside / (end - start)[:, None]).astype(dtype)
 
 
+def _adaptive_windows(xp, input, output_size):
+    """Average each window with slices (rows, then columns): inf and nan stay in their windows."""
+    x = input
+    for axis, n_out in ((-2, output_size[0]), (-1, output_size[1])):
+        n_in = x.shape[axis]
+        parts = []
+        for i in range(n_out):
+            lo, hi = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+            part = x[..., lo:hi, :] if axis == -2 else x[..., lo:hi]
+            parts.append(part.mean(axis=axis, keepdims=True))
+        x = xp.concatenate(parts, axis=axis)
+    return x.astype(input.dtype, copy=False)
+
+
 def _adaptive_avg_fwd(xp, input, output_size):
+    if not xp.isfinite(input).all():  # the matrices below would spread 0 * inf = nan
+        return _adaptive_windows(xp, input, output_size)
     h, w = input.shape[-2:]
     ph = _adaptive_matrix(xp, h, output_size[0], input.dtype)
     pw = _adaptive_matrix(xp, w, output_size[1], input.dtype)

@@ -440,12 +440,16 @@ def _var_args(dim, unbiased, correction) -> tuple:
     return dim, correction
 
 
-def _var_fwd(xp, input, dim=None, unbiased=None, keepdim=False, correction=None, op="var"):
+def _var_acc(xp, input, dim, unbiased, keepdim, correction, op):
+    """The variance accumulated in float64, as PyTorch's CPU kernels do for narrower floats
+    (float32 squares of 1e20 would overflow; the std of such values is finite)."""
     if input.dtype.kind != "f":
         raise RuntimeError(
             "std and var only support floating point and complex dtypes, got "
             f"{_dt.scalar_name(input.dtype)}; convert with .float() first"
         )
+    if input.dtype.itemsize < 8:
+        input = input.astype(xp.float64)
     dim, correction = _var_args(dim, unbiased, correction)
     axes = _axes(dim, input.ndim, op)
     n = _count(input.shape, axes)
@@ -456,6 +460,12 @@ def _var_fwd(xp, input, dim=None, unbiased=None, keepdim=False, correction=None,
         mu = xp.sum(input, axis=axes, keepdims=True) / n
         dev = input - mu
         return xp.sum(dev * dev, axis=axes, keepdims=keepdim) / input.dtype.type(0)
+
+
+def _var_fwd(xp, input, dim=None, unbiased=None, keepdim=False, correction=None):
+    out = _var_acc(xp, input, dim, unbiased, keepdim, correction, "var")
+    with xp.errstate(over="ignore"):  # a float32 variance above 3.4e38 is inf, as in PyTorch
+        return xp.asarray(out).astype(input.dtype, copy=False)
 
 
 def var_backward(grad, input, dim, unbiased, keepdim, correction):
@@ -470,7 +480,8 @@ def var_backward(grad, input, dim, unbiased, keepdim, correction):
 
 
 def _std_fwd(xp, input, dim=None, unbiased=None, keepdim=False, correction=None):
-    return xp.sqrt(_var_fwd(xp, input, dim, unbiased, keepdim, correction, "std"))
+    out = xp.sqrt(_var_acc(xp, input, dim, unbiased, keepdim, correction, "std"))
+    return xp.asarray(out).astype(input.dtype, copy=False)
 
 
 def std_backward(grad, input, result, dim, unbiased, keepdim, correction):
@@ -571,24 +582,32 @@ def _norm_fwd(xp, input, p="fro", dim=None, keepdim=False, dtype=None):
     p = _norm_p(p)
     axes = _axes(dim, input.ndim, "norm")
     a = xp.abs(input)
-    if p == 2.0:
+    if (p < 0 or math.isinf(p)) and builtins.any(input.shape[d] == 0 for d in axes):
+        # max / min / sum of a ** p with p < 0 have no identity: nothing to return for empties
+        where = "an empty tensor" if dim is None else f"the dimension {_first_empty(input, axes)}"
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {p:g} norm on {where} because "
+            f"{'the' if dim is None else 'this dimension is empty and the'} operation does not "
+            "have an identity"
+        )
+    if p != 0.0 and _count(input.shape, axes) == 1:
+        out = a.sum(axis=axes, keepdims=keepdim)  # one element: |x|, even where x * x overflows
+    elif p == 2.0:
         out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
     elif p == 1.0:
         out = a.sum(axis=axes, keepdims=keepdim)
     elif p == 0.0:
         out = (a != 0).sum(axis=axes, keepdims=keepdim, dtype=input.dtype)
     elif math.isinf(p):
-        for d in axes:
-            if input.shape[d] == 0:
-                raise RuntimeError(
-                    f"linalg.vector_norm cannot compute the {p} norm on the dimension {d} "
-                    "because this dimension is empty and the operation does not have an identity"
-                )
         out = (xp.amax if p > 0 else xp.amin)(a, axis=axes, keepdims=keepdim)
     else:
         with xp.errstate(divide="ignore"):  # 0 ** negative p is inf, and the norm is then 0
             out = (a**p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
     return xp.asarray(out, dtype=input.dtype)
+
+
+def _first_empty(input, axes) -> int:
+    return next(d for d in axes if input.shape[d] == 0)
 
 
 def norm_backward(grad, input, result, p, dim, keepdim, dtype):
@@ -773,14 +792,14 @@ count_nonzero = _doc(
 
 
 def _softmax_prep(xp, input, dim, dtype, op):
+    d = norm_dim(dim, input.ndim, op)  # the dim first, as in PyTorch
     if dtype is not None:
         input = input.astype(_dt.to_dtype(dtype).np)
-    elif input.dtype.kind != "f":
+    elif input.dtype.kind != "f" and input.size:  # an empty tensor is returned as it is
         raise NotImplementedError(
             f"\"{op}\" not implemented for '{_dt.scalar_name(input.dtype)}'; pass "
             "dtype=fluxion.float32 or convert the input to a floating-point dtype"
         )
-    d = norm_dim(dim, input.ndim, op)
     return input, (d if input.ndim else None)
 
 

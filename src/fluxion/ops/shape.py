@@ -296,13 +296,13 @@ swapaxes = swapdims = transpose
 
 
 def _permute_fwd(xp, input, dims):
-    dims = tuple(norm_dim(d, input.ndim, "permute") for d in dims)
-    if len(dims) != input.ndim:
+    if len(dims) != input.ndim:  # checked before the dims themselves, as in PyTorch
         raise RuntimeError(
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
             f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is "
             f"not equal to len(dims) = {len(dims)}"
         )
+    dims = tuple(norm_dim(d, input.ndim, "permute") for d in dims)
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
     return xp.transpose(input, dims)
@@ -793,12 +793,19 @@ def _pieces(input, sizes, d):
     return tuple(out)
 
 
+def _need_1d(input, op: str) -> None:
+    if input.ndim == 0:
+        raise RuntimeError(f"{op} expects at least a 1-dimensional tensor")
+
+
 def _split_fwd(xp, input, split_size, dim=0):
+    _need_1d(input, "split")
     d = norm_dim(dim, input.ndim, "split")
     return _pieces(input, _split_sizes(input.shape[d], split_size), d)
 
 
 def _split_with_sizes_fwd(xp, input, split_sizes, dim=0):
+    _need_1d(input, "split")
     d = norm_dim(dim, input.ndim, "split_with_sizes")
     sizes = [int(s) for s in split_sizes]
     if any(s < 0 for s in sizes):
@@ -867,6 +874,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     chunks = int(chunks)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    _need_1d(input._data, "chunk")
     n = input.shape[norm_dim(dim, input.ndim, "chunk")]
     if n == 0:
         return split(input, [0] * chunks, dim)
@@ -906,6 +914,10 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     >>> [p.tolist() for p in fluxion.arange(5).tensor_split(2)]
     [[0, 1, 2], [3, 4]]
     """
+    if input.ndim == 0:
+        raise RuntimeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+        )
     d = norm_dim(dim, input.ndim, "tensor_split")
     n = input.shape[d]
     if isinstance(indices_or_sections, int):
