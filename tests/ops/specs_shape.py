@@ -37,6 +37,8 @@ def weighted(lib, parts):
 
 # ------------------------------------------------------------------------ reshape and views
 
+spec("clone", lambda lib, x: x.clone(), [((),), ((3, 4),), ((0, 2),)], dtypes=WITH_INT)
+spec("clone_fn", lambda lib, x: lib.clone(x.t()), [((3, 4),)])
 spec("reshape", lambda lib, x: x.reshape(-1, 2), [((3, 4),), ((2, 3, 2),), ((0, 2),)])
 spec("reshape_fn_0d", lambda lib, x: lib.reshape(x, (1, 1)), [((),)], dtypes=WITH_INT)
 spec("reshape_to_0d", lambda lib, x: x.reshape(()), [((1,),), ((1, 1),)])

@@ -113,21 +113,6 @@ def _allowed(spec_name: str, sample: list) -> bool:
     return any(d.applies(spec_name, sample) for d in ALLOWED)
 
 
-def _numpy_broadcast_error(gerr: BaseException, werr: BaseException) -> bool:
-    """NumPy's broadcasting ValueError where torch raises RuntimeError.
-
-    TODO(lead): the generated call path of ``defop`` (ops/_registry.py) lets NumPy's
-    "operands could not be broadcast together" escape from binary ops; it should raise
-    torch's RuntimeError ("The size of tensor a (3) must match the size of tensor b (4) at
-    non-singleton dimension 1"). Remove this tolerance once it does.
-    """
-    return (
-        isinstance(werr, RuntimeError)
-        and type(gerr) is ValueError
-        and "could not be broadcast" in str(gerr)
-    )
-
-
 # ---------------------------------------------------------------------------- inputs
 
 SPECIAL_F = np.array(
@@ -316,8 +301,6 @@ def _compare(spec: OpSpec, sample: list) -> None:
     where = f"{spec.name}({_describe(sample)})"
     if werr is not None:
         assert gerr is not None, f"{where}: torch raised {werr!r}, fluxion returned {got}"
-        if _numpy_broadcast_error(gerr, werr):
-            return
         assert _same_family(gerr, werr), (
             f"{where}: torch raised {type(werr).__name__}: {werr}; "
             f"fluxion raised {type(gerr).__name__}: {gerr}"

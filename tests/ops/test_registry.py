@@ -131,9 +131,7 @@ INTERNAL_NAMES = {name: why for why, names in INTERNAL.items() for name in names
 # Public ops whose docstring may lack a ``>>>`` example, with the reason. Keep this empty.
 NO_EXAMPLE: dict[str, str] = {}
 # Public ops that no OpSpec exercises, with the reason. Keep this empty.
-NOT_IN_OP_DB: dict[str, str] = {
-    "clone": "TODO(lead): add OpSpec('clone', lambda lib, x: x.clone(), ...) to specs_shape.py",
-}
+NOT_IN_OP_DB: dict[str, str] = {}
 
 
 def _public_objects(name: str) -> list[tuple[str, object]]:
