@@ -14,6 +14,7 @@ grad mode is on and an input requires grad.
 from __future__ import annotations
 
 import inspect
+import linecache
 import sys
 import types
 from collections.abc import Callable
@@ -519,7 +520,11 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
     body = "\n".join("    " + line for line in src.strip("\n").splitlines())
     factory_src = f"def _factory({', '.join(names)}):\n{body}\n    return {op.name}\n"
     scope: dict = {}
-    exec(factory_src, scope)  # noqa: S102 - generated once at import time from the declaration
+    filename = f"<fluxion: generated call path of {op.name}>"
+    code = compile(factory_src, filename, "exec")
+    # tracebacks and debuggers show the generated lines
+    linecache.cache[filename] = (len(factory_src), None, factory_src.splitlines(True), filename)
+    exec(code, scope)  # noqa: S102 - generated once at import time from the declaration
     inner = scope["_factory"](*[ns[n] for n in names])
     module = _declaring_module()
     fn = types.FunctionType(
