@@ -263,7 +263,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     continue
             elif buf is None:
                 in_grads = ()
-            elif buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
+            elif buf[0] is not None or (len(buf) > 1 and any(g is not None for g in buf)):
                 in_grads = node.apply_raw(buf)
             else:
                 in_grads = ()

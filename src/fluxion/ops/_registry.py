@@ -159,9 +159,13 @@ class OpNode(Node):
         """Return saved inputs, attributes and result, checking in-place modification."""
         saved = self._saved
         if saved:
-            env = [t._data if raw and isinstance(t, Tensor) else t for t in saved]
-            for t, v in zip(saved, self._versions):
-                if isinstance(t, Tensor) and t._vc is not None and t._vc.v != v:
+            env = []
+            for t, v in zip(saved, self._versions):  # one pass: check versions, unwrap if raw
+                if not isinstance(t, Tensor):
+                    env.append(t)
+                    continue
+                env.append(t._data if raw else t)
+                if t._vc is not None and t._vc.v != v:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified "
                         f"by an inplace operation: [{t.type()} {list(t.shape)}], which is "
