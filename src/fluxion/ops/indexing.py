@@ -615,13 +615,17 @@ def _src_part(src, idx):
     return src[tuple(slice(0, s) for s in idx.shape)] if src.shape != idx.shape else src
 
 
-def _scatter_fwd(xp, input, src, dim, index):
-    idx = _index_tensor(index, "scatter")
+def _check_src_dtype(op: str, input, src) -> None:
     if src.dtype != input.dtype:
         raise RuntimeError(
-            f"scatter(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
+            f"{op}(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
             f"{src.dtype})"
         )
+
+
+def _scatter_fwd(xp, input, src, dim, index):
+    idx = _index_tensor(index, "scatter")
+    _check_src_dtype("scatter", input, src)
     d = _check_gather_like("scatter", input, idx, dim, src)
     out = input.copy()
     out[_grid(xp, idx, d)] = _src_part(src, idx)  # duplicates: the last write wins
@@ -676,11 +680,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
 
 def _scatter_add_fwd(xp, input, src, dim, index):
     idx = _index_tensor(index, "scatter_add")
-    if src.dtype != input.dtype:
-        raise RuntimeError(
-            f"scatter_add(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
-            f"{src.dtype})"
-        )
+    _check_src_dtype("scatter_add", input, src)
     d = _check_gather_like("scatter_add", input, idx, dim, src)
     out = input.copy()
     xp.add.at(out, _grid(xp, idx, d), _src_part(src, idx))
