@@ -1,6 +1,9 @@
 """Run fluxion and torch side by side, alternating, and print medians and ratios.
 
 Usage: ``python -m benchmarks --against torch [--repeat 15] [--only overhead,matmul]``
+
+Columns: torch (eager), fluxion eager, and fluxion with ``fluxion.jit.trace_backward`` (forward
+and backward replayed; optimiser steps eager), each with its ratio to torch.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from .workloads import WORKLOADS
+from .workloads import MEMORY_BOUND, WORKLOADS
 
 
 def _time(step, number: int) -> float:
@@ -63,25 +66,31 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     only = [w for w in args.only.split(",") if w]
     rows = []
-    for name, (make, per) in WORKLOADS.items():
+    for name, (make, per, bound) in WORKLOADS.items():
         if only and name not in only:
             continue
-        steps = {"fluxion": make(fluxion), "torch": make(torch)}
-        for s in steps.values():  # warm up both
+        steps = {
+            "torch": make(torch),
+            "eager": make(fluxion),
+            "traced": make(fluxion, traced=True),
+        }
+        for s in steps.values():  # warm up all three (the traced one traces here)
             s()
             s()
         probe = _time(steps["torch"], 1)
         number = max(1, int(0.05 / max(probe, 1e-6)))
-        times: dict = {"fluxion": [], "torch": []}
-        for _ in range(args.repeat):  # alternate, so drift hits both libraries alike
-            for lib in ("fluxion", "torch"):
-                times[lib].append(_time(steps[lib], number))
-        f, t = statistics.median(times["fluxion"]), statistics.median(times["torch"])
+        times: dict = {k: [] for k in steps}
+        for _ in range(args.repeat):  # alternate, so drift hits every contender alike
+            for k, s in steps.items():
+                times[k].append(_time(s, number))
+        med = {k: statistics.median(v) for k, v in times.items()}
         unit, scale = ("us/op", 1e6 / per) if per > 1 else ("ms", 1e3)
-        rows.append((name, f * scale, t * scale, unit, f / t))
+        rows.append(
+            (name, med["torch"] * scale, med["eager"] * scale, med["traced"] * scale, unit, bound)
+        )
     if not only or "memory" in only:
         fm, tm = _peak_rss_mb("fluxion"), _peak_rss_mb("torch")
-        rows.append(("memory", fm, tm, "MB", fm / tm))
+        rows.append(("memory", tm, fm, None, "MB", MEMORY_BOUND))
 
     if args.json:
         print(json.dumps(rows))
@@ -89,11 +98,15 @@ def main(argv=None) -> int:
     print(
         f"fluxion {fluxion.__version__} vs torch {torch.__version__}, numpy "
         f"{__import__('numpy').__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}"
+        f"{platform.machine()}, {args.repeat} alternating repeats, medians"
     )
-    print(f"{'workload':<20}{'fluxion':>12}{'torch':>12}  {'unit':<6}{'ratio':>8}")
-    for name, f, t, unit, r in rows:
-        print(f"{name:<20}{f:>12.2f}{t:>12.2f}  {unit:<6}{r:>8.2f}")
+    print(
+        f"{'workload':<18}{'unit':<6}{'torch':>10}{'eager':>10}{'ratio':>7}"
+        f"{'traced':>10}{'ratio':>7}{'bound':>7}"
+    )
+    for name, t, e, tr, unit, bound in rows:
+        traced = f"{tr:>10.2f}{tr / t:>7.2f}" if tr is not None else f"{'-':>10}{'-':>7}"
+        print(f"{name:<18}{unit:<6}{t:>10.2f}{e:>10.2f}{e / t:>7.2f}{traced}{bound:>7.2f}")
     return 0
 
 

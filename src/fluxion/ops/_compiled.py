@@ -1,0 +1,320 @@
+"""Compiled backward passes: the engine's walk, generated once per graph shape, replayed.
+
+Training runs the same graph shape over and over. The engine asks this module (through
+``engine.set_compiler``) to run a first-order ``backward`` whose graph has no hooks. The walk
+over the graph that the engine would do anyway also yields a *structure key*: node classes and
+edges in discovery order. The second time a key is seen, a straight-line function is generated
+for it: the engine's schedule (dependency counts, LIFO order) worked out once, the derivative
+rules of ``array_rules`` ops called inline on the nodes' saved arrays, the same gradient sums in
+the same order, every other node through its own ``apply_raw``. Calling it replaces the
+engine's loop, dictionaries and per-node dispatch; the numbers are those of the engine, bit for
+bit, because the same functions run on the same arrays in the same order.
+
+Checks stay where the engine has them: freed graphs raise ``FREED_MSG``, saved tensors modified
+in place raise through ``OpNode._unpack``'s message.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import dtypes as _dt
+from ..autograd.engine import FREED_MSG, AccumulateGrad
+from ..tensor import Tensor
+from ._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array
+
+__all__ = ["run_compiled", "schedule", "COMPILE_AFTER"]
+
+# Compile a structure the second time it is seen (one-off graphs never pay). The environment
+# variable is a testing knob: FLUXION_COMPILE_AFTER=1 sends every backward through this module.
+COMPILE_AFTER = int(os.environ.get("FLUXION_COMPILE_AFTER", "2"))
+_MAX_ENTRIES = 256
+_cache: dict = {}  # key -> int (times seen) or the compiled function
+
+
+def _walk(root):
+    """Nodes in discovery order and the structure key; None when a node has hooks.
+
+    The key is flat: per node its class, number of outputs and number of edges, then per edge
+    the child's index (-1 for none) and output number (flat lists build faster than nested tuples).
+    """
+    nodes = [root]
+    index = {root: 0}
+    get = index.get
+    add = nodes.append
+    flat: list = []
+    put = flat.append
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        i += 1
+        if node._hooked:
+            return None, None
+        edges = node.next_functions
+        put(type(node))
+        put(node.n_outputs)  # an instance attribute for multi-output nodes
+        put(len(edges))
+        for child, nr in edges:
+            if child is None:
+                put(-1)
+            else:
+                j = get(child)
+                if j is None:
+                    j = index[child] = len(nodes)
+                    add(child)
+                put(j)
+            put(nr)
+    return nodes, tuple(flat)
+
+
+def _unflatten(flat: tuple) -> tuple:
+    """The flat key as ``((class, n_outputs, ((child, nr) | None, ...)), ...)``."""
+    struct = []
+    i = 0
+    while i < len(flat):
+        cls, n_out, n = flat[i], flat[i + 1], flat[i + 2]
+        i += 3
+        edges = []
+        for _ in range(n):
+            j, nr = flat[i], flat[i + 1]
+            i += 2
+            edges.append(None if j == -1 else (j, nr))
+        struct.append((cls, n_out, tuple(edges)))
+    return tuple(struct)
+
+
+def run_compiled(root, nr: int, grad, retain_graph: bool) -> bool:
+    """Run a first-order backward from ``root`` if its structure is compiled; False otherwise."""
+    nodes, struct = _walk(root)
+    if nodes is None:
+        return False
+    key = (struct, nr, retain_graph)
+    fn = _cache.get(key)
+    if fn is None or type(fn) is int:
+        seen = (fn or 0) + 1
+        if seen < COMPILE_AFTER:
+            if len(_cache) >= _MAX_ENTRIES:
+                _cache.clear()
+            _cache[key] = seen
+            return False
+        fn = _cache[key] = _compile(_unflatten(struct), nr, retain_graph)
+    fn(nodes, grad)
+    return True
+
+
+def schedule(struct: tuple, root_nr: int):
+    """Yield ``(k, buffer names, edge names)`` in the engine's order, and the sums it does.
+
+    A generator of events over the structure: ``("run", k, buf)`` when node ``k`` runs with the
+    buffer names ``buf`` (one per output, None where nothing arrived), whose caller sends back
+    one name (or None) per edge; ``("sum", new, old, g)`` when the engine adds two gradients.
+    """
+    deps: dict = {}
+    for _, _, edges in struct:
+        for e in edges:
+            if e is not None:
+                deps[e[0]] = deps.get(e[0], 0) + 1
+    pending = {0: [None] * struct[0][1]}
+    pending[0][root_nr] = "g0"
+    ready = [0] if 0 not in deps else []
+    n = 0
+    while ready:
+        k = ready.pop()
+        buf = pending.pop(k, None)
+        outs = yield ("run", k, buf)
+        edges = struct[k][2]
+        outs = list(outs or ()) + [None] * (len(edges) - len(outs or ()))
+        for e, g in zip(edges, outs):
+            if e is None:
+                continue
+            child, cnr = e
+            if g is not None:
+                cbuf = pending.get(child)
+                if cbuf is None:
+                    cbuf = pending[child] = [None] * struct[child][1]
+                if cbuf[cnr] is None:
+                    cbuf[cnr] = g
+                else:
+                    n += 1
+                    new = f"s{n}"
+                    yield ("sum", new, cbuf[cnr], g)
+                    cbuf[cnr] = new
+            deps[child] -= 1
+            if deps[child] == 0:
+                ready.append(child)
+
+
+def _compile(struct: tuple, root_nr: int, retain_graph: bool):
+    lines = []
+    consts: dict = {}
+    uncertain: set = set()  # names that may hold None at run time (outputs of generic nodes)
+
+    def const(v) -> str:
+        name = f"K{len(consts)}"
+        consts[name] = v
+        return name
+
+    counter = [0]
+
+    def fresh(p: str) -> str:
+        counter[0] += 1
+        return f"{p}{counter[0]}"
+
+    gen = schedule(struct, root_nr)
+    event = next(gen)
+    while True:
+        if event[0] == "sum":
+            _, new, old, g = event
+            if old in uncertain or g in uncertain:
+                lines.append(f"{new} = _add({old}, {g})")
+                uncertain.add(new)
+            else:
+                lines.append(f"{new} = {old} + {g}")
+            try:
+                event = next(gen)
+            except StopIteration:
+                break
+            continue
+        _, k, buf = event
+        cls, _, edges = struct[k]
+        outs = _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
+        try:
+            event = gen.send(outs)
+        except StopIteration:
+            break
+    src = "def _bw(N, g0):\n" + "".join(f"    {line}\n" for line in lines or ["pass"])
+    scope = {
+        "_sum_to": _sum_to_array,
+        "_sv": _saved_array,
+        "_res": _result_array,
+        "_freed": _freed,
+        "_add": _add_maybe,
+        "_FROM_NP": _dt.FROM_NP,
+    }
+    scope.update(consts)
+    exec(compile(src, f"<fluxion: compiled backward {len(struct)} nodes>", "exec"), scope)  # noqa: S102
+    fn = scope["_bw"]
+    fn.source = src
+    return fn
+
+
+def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph):
+    n = f"n{k}"
+    lines.append(f"{n} = N[{k}]")
+    if buf is None or all(b is None for b in buf):
+        if not retain_graph and cls is not AccumulateGrad:
+            lines.append(f"N[{k}].release()")
+        return []
+    maybe = [b for b in buf if b is not None and b in uncertain]
+    op = getattr(cls, "_op", None)
+    inline = (
+        op is not None
+        and op.array_rules
+        and issubclass(cls, OpNode)
+        and not issubclass(cls, (SeqOpNode, MultiOpNode))
+        and not maybe
+    )
+    outs: list = []
+    if inline:
+        lines.append(f"if {n}._freed: _freed()")
+        grad = buf[0]
+        nsave = len(op.save_idx)
+        env_names: dict = {}
+
+        def env(j: int) -> str:
+            name = env_names.get(j)
+            if name is not None:
+                return name
+            name = env_names[j] = fresh("e")
+            if op.attrs_only_env:
+                lines.append(f"{name} = {n}._attrs[{j}]")
+            elif j < nsave:
+                lines.append(f"{name} = _sv({n}, {j})")
+            else:
+                j2 = j - nsave
+                n_attrs = len(op.attr_params) + len(op.aux)
+                if j2 < n_attrs:
+                    lines.append(f"{name} = {n}._attrs[{j2}]")
+                elif op.save_result and j2 == n_attrs:
+                    lines.append(f"{name} = _res({n})")
+                else:
+                    m = j2 - n_attrs - (1 if op.save_result else 0)
+                    i, is_dtype = op.shape_idx[m]
+                    if is_dtype:
+                        lines.append(f"{name} = _FROM_NP[{n}._dtypes[{i}]]")
+                    else:
+                        lines.append(f"{name} = {n}._shapes[{i}]")
+            return name
+
+        for i, (rule, idx) in enumerate(op.rules):
+            if rule is None or edges[i] is None:
+                outs.append(None)
+                continue
+            g = fresh("g")
+            args = ", ".join([grad] + [env(j) for j in idx])
+            lines.append(f"{g} = {const(rule)}({args})")
+            if op.broadcasts:
+                lines.append(
+                    f"if {g}.shape != {n}._shapes[{i}]: {g} = _sum_to({g}, {n}._shapes[{i}])"
+                )
+            if op.promote is not None:
+                lines.append(
+                    f"if {n}._cast is not None and {g}.dtype != {n}._cast[{i}]: "
+                    f"{g} = {g}.astype({n}._cast[{i}])"
+                )
+            outs.append(g)
+        if not retain_graph and (op.save_idx or op.save_result):  # else release() does nothing
+            lines.append(f"{n}.release()")
+        return outs
+    # Any other node: its own apply_raw, exactly as the engine calls it.
+    o = fresh("o")
+    call = f"{o} = {n}.apply_raw([{', '.join(b or 'None' for b in buf)}])"
+    if maybe and len([b for b in buf if b is not None]) == len(maybe):
+        check = " or ".join(f"{b} is not None" for b in maybe)
+        lines.append(
+            f"{o} = ({n}.apply_raw([{', '.join(b or 'None' for b in buf)}]) if {check} else ())"
+        )
+    else:
+        lines.append(call)
+    if not retain_graph and cls is not AccumulateGrad:
+        lines.append(f"{n}.release()")
+    if cls is AccumulateGrad:
+        return []
+    lines.append(f"{o} = list({o}) + [None] * ({len(edges)} - len({o}))")
+    for i, e in enumerate(edges):
+        if e is None:
+            outs.append(None)
+        else:
+            name = fresh("g")
+            lines.append(f"{name} = {o}[{i}]")
+            uncertain.add(name)
+            outs.append(name)
+    return outs
+
+
+def _saved_array(node, j: int):
+    t = node._saved[j]
+    if not isinstance(t, Tensor):
+        return t
+    vc = t._vc
+    if vc is not None and vc.v != node._versions[j]:
+        node._unpack(True)  # raises PyTorch's "modified by an inplace operation" error
+    return t._data
+
+
+def _result_array(node):
+    if node._rvc.v != 0:
+        node._unpack(True)  # raises the error for an output modified in place
+    return node._result
+
+
+def _freed():
+    raise RuntimeError(FREED_MSG)
+
+
+def _add_maybe(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
