@@ -405,3 +405,14 @@ def test_str_equals_repr_and_dtype_repr():
     assert str(t) == repr(t)
     assert repr(fluxion.float32) == "fluxion.float32"
     assert repr(fluxion.zeros(2, 3).shape) == "fluxion.Size([2, 3])"
+
+
+@needs_torch
+@pytest.mark.parametrize("make", ["tensor", "as_tensor"])
+def test_python_floats_go_straight_to_the_requested_float_dtype(make):
+    import torch
+
+    for v in (0.485, 0.1, 1 / 3, 1e-300):
+        ours = getattr(fluxion, make)([v, 2.0], dtype=fluxion.float64)
+        ref = getattr(torch, make)([v, 2.0], dtype=torch.float64)
+        assert ours.tolist() == ref.tolist()  # not rounded through float32 on the way

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from . import random as _random
-from .tensor import Size, Tensor, _as_shape, _wrap
+from .tensor import TRACE, Size, Tensor, _as_shape, _wrap
 
 __all__ = [
     "tensor",
@@ -52,6 +52,8 @@ def _check_device(device) -> None:
 
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = _wrap(arr)
+    if TRACE[0] is not None:  # made from Python values: fluxion.jit may bake it in
+        TRACE[0].constant(t)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -63,8 +65,11 @@ def _np_dtype(dtype, default=None) -> np.dtype:
     return _dt.to_dtype(dtype).np
 
 
-def _infer(data: Any) -> np.ndarray:
-    """Convert nested Python data to an array with PyTorch's dtype inference."""
+def _infer(data: Any, want: np.dtype | None = None) -> np.ndarray:
+    """Convert nested Python data to an array with PyTorch's dtype inference.
+
+    ``want``: the dtype asked for; Python floats go straight to it (never through float32).
+    """
     if isinstance(data, Tensor):
         return data._data.copy()
     if isinstance(data, np.ndarray):
@@ -92,6 +97,8 @@ def _infer(data: Any) -> np.ndarray:
     if typed is not None and arr.dtype != object:
         return arr.astype(typed.np)
     if arr.dtype.kind == "f":
+        if want is not None and want.kind == "f":
+            return arr.astype(want)
         return arr.astype(_dt.get_default_dtype().np)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64)
@@ -127,6 +134,8 @@ def _flat(data):
 
 def _tensors_to_lists(data):
     if isinstance(data, Tensor):
+        if TRACE[0] is not None:
+            TRACE[0].escape(data, "fluxion.tensor()")
         if data._data.ndim == 0:
             return data._data.item()
         return data._data.tolist()
@@ -149,9 +158,10 @@ def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> T
     tensor([1, 2])
     """
     _check_device(device)
-    arr = _infer(data)
-    if dtype is not None:
-        arr = arr.astype(_dt.to_dtype(dtype).np, copy=False)
+    want = _dt.to_dtype(dtype).np if dtype is not None else None
+    arr = _infer(data, want)
+    if want is not None:
+        arr = arr.astype(want, copy=False)
     return _finish(arr, requires_grad)
 
 
@@ -311,58 +321,101 @@ def logspace(
     return _finish(arr, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Return uniform samples on [0, 1).
+def _float_kind(d: np.dtype, kernel: str) -> None:
+    if d.kind != "f":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_name(d)}'")
 
-    >>> fluxion.rand(2, 3).shape
-    fluxion.Size([2, 3])
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Return uniform samples on [0, 1), the same numbers PyTorch's CPU generator gives.
+
+    >>> _ = fluxion.manual_seed(0)
+    >>> fluxion.rand(2, 3)
+    tensor([[0.4963, 0.7682, 0.0885],
+            [0.1320, 0.3074, 0.6341]])
     """
     _check_device(device)
     shape = _as_shape(size)
     d = _np_dtype(dtype)
-    return _finish(_random.rng(generator).random(shape).astype(d), requires_grad)
+    _float_kind(d, "check_uniform_bounds")
+    arr = _random._uniform(_random._gen(generator), _numel(shape), d)
+    return _finish(arr.reshape(shape), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Return standard normal samples.
+    """Return standard normal samples, the same numbers PyTorch's CPU generator gives.
 
-    >>> fluxion.randn(4).dtype
-    fluxion.float32
+    >>> _ = fluxion.manual_seed(0)
+    >>> fluxion.randn(2, 2)
+    tensor([[ 1.5410, -0.2934],
+            [-2.1788,  0.5684]])
     """
     _check_device(device)
     shape = _as_shape(size)
     d = _np_dtype(dtype)
-    return _finish(_random.rng(generator).standard_normal(shape).astype(d), requires_grad)
+    _float_kind(d, "normal_kernel_cpu")
+    arr = _random._normal(_random._gen(generator), _numel(shape), d)
+    return _finish(arr.reshape(shape), requires_grad)
 
 
 def randint(
     low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
 ) -> Tensor:
-    """Return integers drawn uniformly from ``[low, high)``.
+    """Return integers drawn uniformly from ``[low, high)`` (``randint(high, size)``: from 0).
 
-    >>> fluxion.randint(0, 3, (5,)).dtype
-    fluxion.int64
+    >>> _ = fluxion.manual_seed(0)
+    >>> fluxion.randint(0, 10, (5,))
+    tensor([4, 9, 3, 0, 3])
     """
     _check_device(device)
     if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
-            raise TypeError("randint() missing required argument 'size'")
+        if high is None or not isinstance(high, (tuple, list, Size)):
+            raise TypeError(
+                "randint() missing required argument 'size': call randint(high, size) or "
+                "randint(low, high, size)"
+            )
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    arr = _random.rng(generator).integers(low, high, tuple(size))
-    return _finish(arr.astype(_np_dtype(dtype, _dt.int64)), requires_grad)
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, Tensor):
+            v = v.item()
+        if not isinstance(v, (int, np.integer)) or isinstance(v, builtins.bool):
+            raise TypeError(f"randint(): argument '{name}' must be int, not {type(v).__name__}")
+    out = empty(_as_shape(tuple(size)), dtype=_dt.int64 if dtype is None else dtype)
+    out.random_(int(low), int(high), generator=generator)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Return a random permutation of ``0 .. n-1``.
+    """Return a random permutation of ``0 .. n-1`` (PyTorch's Fisher-Yates, the same order).
 
-    >>> sorted(fluxion.randperm(4).tolist())
-    [0, 1, 2, 3]
+    >>> _ = fluxion.manual_seed(0)
+    >>> fluxion.randperm(5)
+    tensor([4, 0, 1, 3, 2])
     """
     _check_device(device)
-    arr = _random.rng(generator).permutation(n)
-    return _finish(arr.astype(_np_dtype(dtype, _dt.int64)), requires_grad)
+    n = int(n)
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    d = _np_dtype(dtype, _dt.int64)
+    top = 1 << (np.finfo(d).nmant + 1) if d.kind == "f" else int(np.iinfo(d).max)
+    if n - 1 > top and d.kind != "b":
+        raise RuntimeError(
+            f"randperm: n={n} is too large for dtype {_dt.scalar_name(d)} (largest value "
+            f"{top}); pass a wider dtype such as fluxion.int64"
+        )
+    arr = _random._randperm(_random._gen(generator), n, d)
+    return _finish(arr, requires_grad)
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 def _like(fn, input: Tensor, dtype, requires_grad, *args) -> Tensor:
@@ -403,23 +456,51 @@ def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_gr
     )
 
 
-def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Return uniform samples with the shape of ``input``."""
-    return rand(
-        input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad
+def rand_like(
+    input: Tensor, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
+    """Return uniform samples on [0, 1) with the shape (and dtype) of ``input``.
+
+    >>> fluxion.rand_like(fluxion.zeros(2, dtype=fluxion.float64)).dtype
+    fluxion.float64
+    """
+    d = input.dtype if dtype is None else dtype
+    return rand(input.shape, generator=generator, dtype=d, requires_grad=requires_grad)
+
+
+def randn_like(
+    input: Tensor, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
+    """Return standard normal samples with the shape (and dtype) of ``input``.
+
+    >>> fluxion.randn_like(fluxion.zeros(2, 3)).shape
+    fluxion.Size([2, 3])
+    """
+    d = input.dtype if dtype is None else dtype
+    return randn(input.shape, generator=generator, dtype=d, requires_grad=requires_grad)
+
+
+def randint_like(
+    input: Tensor,
+    low,
+    high=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+) -> Tensor:
+    """Return integers on ``[low, high)`` (or ``[0, low)``) with the shape of ``input``.
+
+    >>> fluxion.randint_like(fluxion.zeros(3), 5).dtype
+    fluxion.float32
+    """
+    if high is None:
+        low, high = 0, low
+    d = input.dtype if dtype is None else dtype
+    return randint(
+        low, high, input.shape, generator=generator, dtype=d, requires_grad=requires_grad
     )
-
-
-def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Return normal samples with the shape of ``input``."""
-    return randn(
-        input.shape, dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad
-    )
-
-
-def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None) -> Tensor:
-    """Return random integers with the shape of ``input``."""
-    return randint(low, high, input.shape, dtype=input.dtype if dtype is None else dtype)
 
 
 def _legacy_tensor_init(self: Tensor, args: tuple, kwargs: dict) -> None:

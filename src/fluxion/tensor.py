@@ -8,6 +8,7 @@ calls ``_ops.<name>`` at call time. Nothing else imports in a circle.
 from __future__ import annotations
 
 import builtins
+import types
 import weakref
 from typing import Any
 
@@ -20,6 +21,15 @@ from .device import CPU, device
 __all__ = ["Tensor"]
 
 _new = object.__new__
+
+# Legacy ``volatile`` (``fluxion.autograd.Variable(..., volatile=True)``): True from the moment the
+# first volatile tensor is made, never reset. Generated op paths hold this very cell, so until
+# then volatility costs them one cell read off the graph-recording path (docs/architecture.md).
+VOLATILE_SEEN = types.CellType(False)
+
+# The active ``fluxion.jit`` tracer, if any (a one-element list: generated op paths hold it).
+# Each hook below costs one list read when nothing is being traced.
+TRACE: list = [None]
 
 
 class _Version:
@@ -39,6 +49,8 @@ def _wrap(arr) -> Tensor:
     t.requires_grad = False
     t.grad = None
     t._vc = None
+    if TRACE[0] is not None:  # made outside the traced ops: the tracer must not bake it in
+        TRACE[0].born(t)
     return t
 
 
@@ -94,6 +106,8 @@ class Tensor:
         return 0 if vc is None else vc.v
 
     def _bump(self) -> None:
+        if TRACE[0] is not None:
+            TRACE[0].inplace(self)
         vc = self._vc
         if vc is None:
             vc = self._vc = _Version()
@@ -122,6 +136,8 @@ class Tensor:
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
+        if requires_grad and self._volatile:
+            raise ValueError("Variable can't be volatile and require_grad at the same time!")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients "
@@ -192,6 +208,8 @@ class Tensor:
         """Return a tensor sharing storage with ``self`` that is cut out of the graph."""
         t = _wrap(self._data)
         t._share_version(self)
+        if self._volatile:  # legacy: "if the input is volatile, the output will be volatile too"
+            t._volatile = True
         return t
 
     def detach_(self) -> Tensor:
@@ -213,6 +231,37 @@ class Tensor:
     @property
     def grad_fn_name(self) -> str | None:
         return None if self.grad_fn is None else self.grad_fn.name()
+
+    # ----------------------------------------------------------------- legacy (0.1-0.3) autograd
+    @property
+    def volatile(self) -> builtins.bool:
+        """Whether this tensor is volatile: ops on it record no graph (legacy inference flag).
+
+        Set it on leaves only; see :class:`fluxion.autograd.Variable`.
+
+        >>> x = fluxion.ones(2)
+        >>> x.volatile = True
+        >>> (x * 2).volatile, (x * 2).requires_grad
+        (True, False)
+        """
+        return self._volatile
+
+    @volatile.setter
+    def volatile(self, value: builtins.bool) -> None:
+        if type(value) is not builtins.bool:
+            raise RuntimeError("volatile must be a bool")
+        if self.grad_fn is not None:
+            raise RuntimeError("volatile can only be set on leaf variables")
+        if value and self.requires_grad:
+            raise ValueError("Variable can't be volatile and require_grad at the same time!")
+        self._volatile = value
+        if value:
+            VOLATILE_SEEN.cell_contents = True
+
+    @property
+    def creator(self):
+        """The legacy name of :attr:`grad_fn` (the same object)."""
+        return self.grad_fn
 
     # ----------------------------------------------------------------- metadata
     @property
@@ -277,6 +326,8 @@ class Tensor:
 
     def item(self):
         """Return the value of a one-element tensor as a Python number."""
+        if TRACE[0] is not None:
+            TRACE[0].escape(self, "item()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
@@ -284,10 +335,14 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def tolist(self):
+        if TRACE[0] is not None:
+            TRACE[0].escape(self, "tolist()")
         return self._data.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """Return the data as a NumPy array that shares memory with the tensor."""
+        if TRACE[0] is not None:
+            TRACE[0].escape(self, "numpy()")
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -296,6 +351,8 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if TRACE[0] is not None:
+            TRACE[0].escape(self, "__array__()")
         arr = self._data
         return arr if dtype is None else arr.astype(dtype)
 
@@ -316,6 +373,8 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self) -> bool:
+        if TRACE[0] is not None:
+            TRACE[0].escape(self, "bool()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous "
@@ -645,6 +704,12 @@ class Tensor:
 
     def exponential_(self, lambd=1.0, *, generator=None):
         return _ops.exponential_(self, lambd, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        return _ops.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return _ops.multinomial(self, num_samples, replacement, generator=generator)
 
     def unsqueeze_(self, dim):
         return _ops.unsqueeze_(self, dim)

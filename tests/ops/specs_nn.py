@@ -515,3 +515,71 @@ spec(
 )
 # padding_idx and scale_grad_by_freq deliberately differ from the true derivative, so they are
 # compared with torch in tests/nn/test_functional.py instead of by finite differences.
+
+# ------------------------------------------------------------------------ normalisation
+# (kernels native_batch_norm / native_layer_norm / native_group_norm; running-stat updates and
+# the modules are compared with torch in tests/nn/test_norm.py)
+
+
+def _bn_sample(rng, shape, dt):
+    c = shape[1]
+    return [
+        _u(rng, shape, dt),
+        _u(rng, (c,), dt, 0.5, 2.0),
+        _u(rng, (c,), dt),
+        _u(rng, (c,), dt),
+        _u(rng, (c,), dt, 0.5, 2.0),
+    ]
+
+
+_BN_SHAPES = [(4, 3), (2, 3, 4), (2, 3, 2, 2)]
+spec(
+    "nn.batch_norm_train",
+    lambda lib, x, w, b, rm, rv: F(lib).batch_norm(x, rm, rv, w, b, True, 0.1, 1e-5),
+    lambda rng, dt: [_bn_sample(rng, s, dt) for s in _BN_SHAPES],
+    diff_args=(0, 1, 2),
+)
+spec(
+    "nn.batch_norm_eval",
+    lambda lib, x, w, b, rm, rv: F(lib).batch_norm(x, rm, rv, w, b, False, 0.1, 1e-5),
+    lambda rng, dt: [_bn_sample(rng, s, dt) for s in _BN_SHAPES],
+    diff_args=(0, 1, 2),
+)
+spec(
+    "nn.batch_norm_no_affine",
+    lambda lib, x: F(lib).batch_norm(x, None, None, training=True),
+    lambda rng, dt: [[_u(rng, (3, 2, 3), dt)], [_u(rng, (5, 4), dt)]],
+)
+spec(
+    "nn.layer_norm",
+    lambda lib, x, w, b: F(lib).layer_norm(x, tuple(w.shape), w, b),
+    lambda rng, dt: [
+        [_u(rng, (3, 4, 5), dt), _u(rng, (4, 5), dt), _u(rng, (4, 5), dt)],
+        [_u(rng, (2, 6), dt), _u(rng, (6,), dt), _u(rng, (6,), dt)],
+        [_u(rng, (6,), dt), _u(rng, (6,), dt), _u(rng, (6,), dt)],
+    ],
+)
+spec(
+    "nn.layer_norm_no_affine",
+    lambda lib, x: F(lib).layer_norm(x, (x.shape[-1],), eps=1e-3),
+    lambda rng, dt: [[_u(rng, (3, 5), dt)], [_u(rng, (2, 2, 3), dt)]],
+)
+spec(
+    "nn.group_norm",
+    lambda lib, x, w, b: F(lib).group_norm(x, 3, w, b),
+    lambda rng, dt: [
+        [_u(rng, (2, 6, 4), dt), _u(rng, (6,), dt), _u(rng, (6,), dt)],
+        [_u(rng, (3, 6), dt), _u(rng, (6,), dt), _u(rng, (6,), dt)],
+        [_u(rng, (1, 6, 2, 2), dt), _u(rng, (6,), dt), _u(rng, (6,), dt)],
+    ],
+)
+spec(
+    "nn.group_norm_no_affine",
+    lambda lib, x: F(lib).group_norm(x, 2),
+    lambda rng, dt: [[_u(rng, (2, 4, 3), dt)]],
+)
+spec(
+    "nn.instance_norm",
+    lambda lib, x, w, b: F(lib).instance_norm(x, weight=w, bias=b),
+    lambda rng, dt: [[_u(rng, (2, 3, 4), dt), _u(rng, (3,), dt), _u(rng, (3,), dt)]],
+)

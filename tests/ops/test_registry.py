@@ -110,6 +110,9 @@ INTERNAL = {
         "nll_total_weight",
         "embedding_coef",
         "div_by_count",
+        "native_batch_norm",
+        "native_layer_norm",
+        "native_group_norm",
     ],
     "backward of a public op, declared as an op so that double backward works": [
         "adaptive_avg_pool2d_backward",

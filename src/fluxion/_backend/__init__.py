@@ -29,6 +29,16 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child (a DataLoader worker) inherits the pool object but not its threads."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def threaded(forward, ufunc: str | None = None):
     """Wrap the forward of a unary pointwise op so that large inputs are split over threads.
 

@@ -15,6 +15,7 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .variable import Variable
 
 __all__ = [
     "backward",
@@ -31,6 +32,7 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "once_differentiable",
+    "Variable",
 ]
 
 

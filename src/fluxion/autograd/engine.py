@@ -228,6 +228,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     raw = not create_graph
     if raw:
         root_grads = [g._data for g in root_grads]
+        if _compiler is not None and inputs is None and accumulate and len(roots) == 1:
+            node, nr = gradient_edge(roots[0])
+            prev_mode = _grad_state.enabled
+            _grad_state.enabled = False
+            try:
+                if node is not None and _compiler(node, nr, root_grads[0], retain_graph):
+                    return None
+            finally:
+                _grad_state.enabled = prev_mode
     pending: dict = {}
     root_nodes = []
     for t, g in zip(roots, root_grads):
@@ -293,6 +302,17 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
 
 _SKIP = object()  # _run_node's answer for "do not run this node"
+
+# A callable ``(root_node, output_nr, root_grad, retain_graph) -> bool`` that may run a
+# first-order, single-root backward itself (fluxion.ops._compiled: a generated schedule per graph
+# shape); False leaves it to the loop above. The engine knows nothing about what it inlines.
+_compiler = None
+
+
+def set_compiler(fn) -> None:
+    """Install (or remove, with None) the compiled-backward runner; see ``_compiler``."""
+    global _compiler
+    _compiler = fn
 
 
 def _run_node(node: Node, buf, raw: bool, accumulate: bool, targets, captured, needed):

@@ -25,6 +25,13 @@ __all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"
 _Tensor: Any = None  # fluxion.Tensor, bound on first use: tensor.py imports this package
 
 
+def _volatile_seen() -> bool:
+    """Whether a legacy volatile tensor has ever been made (``Tensor.volatile``)."""
+    from ..tensor import VOLATILE_SEEN
+
+    return VOLATILE_SEEN.cell_contents
+
+
 def _tensor_cls() -> type:
     global _Tensor
     if _Tensor is None:
@@ -282,6 +289,9 @@ class Function:
         grad_on = _grad_state.enabled
         ctx = cls._backward_cls()
         ctx.needs_input_grad = tuple(grad_on and isinstance(a, T) and a.requires_grad for a in args)
+        volatile = _volatile_seen() and any(isinstance(a, T) and a._volatile for a in args)
+        if volatile:  # legacy volatile: no graph, whatever else requires grad
+            ctx.needs_input_grad = (False,) * len(args)
         _grad_state.enabled = False
         try:
             if cls._new_style:
@@ -291,7 +301,12 @@ class Function:
                 output = cls.forward(ctx, *args, **kwargs)
         finally:
             _grad_state.enabled = grad_on
-        return _wrap_outputs(ctx, args, output, any(ctx.needs_input_grad), T)
+        result = _wrap_outputs(ctx, args, output, any(ctx.needs_input_grad), T)
+        if volatile:
+            for o in result if isinstance(result, tuple) else (result,):
+                if isinstance(o, T):
+                    o._volatile = True
+        return result
 
 
 def _wrap_outputs(ctx: BackwardCFunction, args: tuple, output: Any, track: bool, T: type):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+# Repeated graph shapes run a generated backward (see _compiled); the engine only holds the hook.
+from ..autograd.engine import set_compiler as _set_compiler
 from ..creation import *  # noqa: F403  (tensor methods such as new_zeros reach creation here)
 from . import _grad_helpers  # noqa: F401
+from ._compiled import run_compiled as _run_compiled
 from ._registry import REGISTRY, OpDef, defop  # noqa: F401
 from .conversion import *  # noqa: F403
 from .elementwise import *  # noqa: F403
@@ -13,8 +16,11 @@ from .indexing import *  # noqa: F403
 from .inplace import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .nn_ops import *  # noqa: F403
+from .random_ops import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
+
+_set_compiler(_run_compiled)
 
 # PyTorch computes 1/0, log(0) and 0/0 silently (inf, -inf, nan); NumPy warns. Silence those
 # warnings only where fluxion's own op code triggers them: the filter matches the module of the

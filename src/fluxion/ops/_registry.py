@@ -24,7 +24,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..autograd.engine import FREED_MSG, Node, make_accumulator
 from ..autograd.grad_mode import state as _grad_state
-from ..tensor import Tensor, _Version, _wrap
+from ..tensor import TRACE, VOLATILE_SEEN, Tensor, _Version, _wrap
 
 __all__ = ["defop", "OpDef", "REGISTRY", "ZERO", "NOT_DIFFERENTIABLE", "sum_to"]
 
@@ -375,6 +375,7 @@ def defop(
             "result" in used,
         )
     op.seq_input, op.multi_output = seq_input, multi_output
+    op.aux = aux
     if (seq_input and (len(tensor_params) != 1 or saved or needs_result)) or (
         multi_output and needs_result
     ):
@@ -412,10 +413,20 @@ def {name}({sig}):
     r.requires_grad = False
     r.grad = None
     r._vc = None
-{view}{record}    return r
+{view}{record}{volatile}    if _tr[0] is not None:
+        _tr[0].op(_op, ({p0},{p1}), (d0{d1},), ({attrs_tuple}), r)
+    return r
 """
 _RECORD = """    if rg and _state.enabled and out.dtype.kind == "f":
         _record(_op, ({p0},{p1}), ({attrs_tuple}), r, out)
+"""
+# Legacy volatile: `_vol` is the shared cell VOLATILE_SEEN (False until a volatile tensor exists).
+# Off the recording path it is the only cost; `_record` itself checks the inputs' volatility.
+_VOLATILE_ELIF = """    elif _vol:
+        _mark_volatile(r, ({p0},{p1}))
+"""
+_VOLATILE_IF = """    if _vol:
+        _mark_volatile(r, ({p0},{p1}))
 """
 _UNWRAP1 = """    if isinstance({p1}, Tensor):
         d1 = {p1}._data
@@ -469,6 +480,7 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
     """Build the public function with the forward's exact signature (Python binds keywords)."""
     sig_src = str(sig.replace(parameters=params))[1:-1]
     ufunc = _plain_ufunc(op.forward, params)
+    op.ufunc = ufunc  # what the generated path calls instead of the forward (fluxion.jit too)
     ns = {
         "_apply": _apply,
         "_op": op,
@@ -484,6 +496,9 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         "_scalar_input": _scalar_input,
         "_shape_error": _shape_error,
         "_apply_seq": _apply_seq,
+        "_tr": TRACE,
+        "_vol": None,  # replaced below by the shared cell VOLATILE_SEEN
+        "_mark_volatile": _mark_volatile,
     }
     for p in params:
         if p.default is not p.empty:
@@ -511,6 +526,8 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         fields["promote"] = promote
         fields["view"] = _VIEW.format(**fields) if op.view else ""
         fields["record"] = _RECORD.format(**fields) if op.differentiable else ""
+        volatile = _VOLATILE_ELIF if op.differentiable else _VOLATILE_IF
+        fields["volatile"] = volatile.format(**fields)
         fields["xp_arg"] = "" if ufunc is not None else "_xp, "
         src = _TEMPLATE.format(**fields)
     else:
@@ -531,8 +548,13 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
     exec(code, scope)  # noqa: S102 - generated once at import time from the declaration
     inner = scope["_factory"](*[ns[n] for n in names])
     module = _declaring_module()
+    # the body reads `_vol` through the one cell all generated paths share (flipped once, globally)
+    closure = tuple(
+        VOLATILE_SEEN if n == "_vol" else c
+        for n, c in zip(inner.__code__.co_freevars, inner.__closure__ or ())
+    )
     fn = types.FunctionType(
-        inner.__code__, module.__dict__, op.name, inner.__defaults__, inner.__closure__
+        inner.__code__, module.__dict__, op.name, inner.__defaults__, closure or None
     )
     fn.__kwdefaults__ = inner.__kwdefaults__
     fn.__qualname__ = op.name
@@ -671,7 +693,10 @@ def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
     except ValueError as exc:
         raise _shape_error(op, exc, datas) from None
     if type(out) is tuple:
-        return _wrap_multi(op, args, attrs, out, track)
+        results = _wrap_multi(op, args, attrs, out, track)
+        if TRACE[0] is not None:
+            TRACE[0].op(op, args, tuple(datas), attrs, results)
+        return results
     if type(out) is not np.ndarray:
         out = xp.asarray(out)
     result = _wrap(out)
@@ -680,6 +705,10 @@ def _apply(op: OpDef, args: tuple, attrs: tuple) -> Tensor:
         result._view_src = (args[0], op, attrs)  # replayed by in-place ops on views
     if track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
         _record(op, args, attrs, result, out)
+    elif VOLATILE_SEEN.cell_contents:
+        _mark_volatile(result, args)
+    if TRACE[0] is not None:
+        TRACE[0].op(op, args, tuple(datas), attrs, result)
     return result
 
 
@@ -703,6 +732,9 @@ _NO_EDGE = (None, 0)
 
 def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
     """Build the node of one op call (grad mode is on and an input requires grad)."""
+    if VOLATILE_SEEN.cell_contents and _is_volatile(args):
+        result._volatile = True  # legacy volatile wins over requires_grad: no node, nothing saved
+        return
     node = op.node_cls()
     node._cast = None
     if len(args) == 2:  # the common case, unrolled (measured ~30% cheaper than the loops)
@@ -781,7 +813,11 @@ def _wrap_multi(op, args, attrs, outs, track):
     values = _wrap(outs[0])
     if track and _grad_state.enabled and op.differentiable and outs[0].dtype.kind == "f":
         _record(op, args, attrs + (outs[1],), values, outs[0])
-    return (values,) + tuple(_wrap(o) for o in outs[1:])
+    results = (values,) + tuple(_wrap(o) for o in outs[1:])
+    if VOLATILE_SEEN.cell_contents and _is_volatile(args):
+        for r in results:
+            r._volatile = True
+    return results
 
 
 def _wrap_outputs(op, args, attrs, outs, track):
@@ -790,7 +826,10 @@ def _wrap_outputs(op, args, attrs, outs, track):
     if op.view:
         for r in results:
             r._share_version(args[0])
-    if track and results and _grad_state.enabled and op.differentiable and _is_float(outs[0]):
+    if VOLATILE_SEEN.cell_contents and _is_volatile(args):
+        for r in results:
+            r._volatile = True
+    elif track and results and _grad_state.enabled and op.differentiable and _is_float(outs[0]):
         _record(op, args, attrs, results[0], outs[0])
         node = results[0].grad_fn
         node.n_outputs = len(outs)
@@ -804,6 +843,20 @@ def _wrap_outputs(op, args, attrs, outs, track):
 
 def _is_float(arr) -> bool:
     return arr.dtype.kind == "f"
+
+
+def _is_volatile(args) -> bool:
+    """Whether any input is a legacy volatile tensor (only asked once one exists)."""
+    for a in args:
+        if isinstance(a, Tensor) and a._volatile:
+            return True
+    return False
+
+
+def _mark_volatile(result: Tensor, args: tuple) -> None:
+    """Legacy volatile: an op with a volatile input gives a volatile output (and no graph)."""
+    if _is_volatile(args):
+        result._volatile = True
 
 
 def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
@@ -829,11 +882,15 @@ def _apply_seq(op: OpDef, tensors, attrs: tuple) -> Tensor:
         _promote(datas, op.promote)
     out = op.forward(xp, datas, *attrs)
     result = _wrap(out)
-    if track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
+    if VOLATILE_SEEN.cell_contents and _is_volatile(tensors):
+        result._volatile = True
+    elif track and _grad_state.enabled and op.differentiable and out.dtype.kind == "f":
         node = op.node_cls()
         node.next_functions = tuple(_edge(t) if t.requires_grad else (None, 0) for t in tensors)
         node._saved, node._attrs, node._result, node._freed = None, attrs, None, False
         node._shapes, node._dtypes, node._cast = shapes, dtypes, None
         result.grad_fn = node
         result.requires_grad = True
+    if TRACE[0] is not None:
+        TRACE[0].op(op, (tuple(tensors),), (datas,), attrs, result)
     return result

@@ -22,6 +22,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dt
+from ..tensor import TRACE as _TRACE
 from ..tensor import Tensor
 from ._grad_helpers import norm_dim
 from ._registry import NOT_DIFFERENTIABLE, defop
@@ -114,6 +115,8 @@ _VIEWS["index"] = _index
 
 def _index_array(value, where: str = "") -> np.ndarray:
     """Return an index tensor's array; IndexError for dtypes PyTorch refuses as indices."""
+    if _TRACE[0] is not None:
+        _TRACE[0].escape(value, "an index")
     arr = value._data
     if arr.dtype.kind == "b" or arr.dtype in _INDEX_DTYPES or arr.dtype == np.uint8:
         return arr
@@ -497,6 +500,8 @@ def index_put_for_setitem(input: Tensor, index, value) -> Tensor:
 def _index_tensor(index, op: str, arg: str = "index") -> np.ndarray:
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(index).__name__}")
+    if _TRACE[0] is not None:
+        _TRACE[0].escape(index, "an index")
     arr = index._data
     if arr.dtype not in _INDEX_DTYPES:
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index (got {index.dtype})")

@@ -24,7 +24,7 @@ from .. import dtypes as _dt
 from ..autograd.engine import Node
 from ..autograd.grad_mode import enable_grad as _enable_grad
 from ..autograd.grad_mode import state as _grad_state
-from ..tensor import Tensor, _wrap
+from ..tensor import VOLATILE_SEEN, Tensor, _wrap
 from . import _registry
 from .elementwise import (
     add,
@@ -122,12 +122,30 @@ def _check_leaf(self: Tensor) -> None:
 def _tracking(self: Tensor, *others) -> bool:
     if not _grad_state.enabled:
         return False
+    if VOLATILE_SEEN.cell_contents and _volatile_write(self, others):
+        return False
     if self.requires_grad:
         return True
     for o in others:
         if isinstance(o, Tensor) and o.requires_grad:
             return True
     return False
+
+
+def _volatile_write(self: Tensor, others: tuple) -> bool:
+    """Legacy volatile: an in-place op with a volatile operand leaves ``self`` volatile."""
+    if not (self._volatile or any(isinstance(o, Tensor) and o._volatile for o in others)):
+        return False
+    if self.requires_grad and self.grad_fn is None:
+        return False  # a leaf that requires grad: the ordinary path raises the in-place leaf error
+    _make_volatile(self)
+    return True
+
+
+def _make_volatile(self: Tensor) -> None:
+    self.grad_fn = None
+    self.requires_grad = False
+    self._volatile = True
 
 
 def _size_mismatch(a: tuple, b: tuple) -> RuntimeError:
@@ -261,6 +279,9 @@ def commit(self: Tensor, result: Tensor, mode: str = "op") -> Tensor:
     if node is None:
         _write(self, result._data, mode)
         self._bump()
+        if VOLATILE_SEEN.cell_contents and result._volatile and not self._volatile:
+            if not (self.requires_grad and self.grad_fn is None):  # never a parameter
+                _make_volatile(self)
         return self
     _adopt(node, self)
     if self.__dict__.get("_view_src") is not None:

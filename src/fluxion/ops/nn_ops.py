@@ -20,7 +20,9 @@ from __future__ import annotations
 import itertools
 import math
 
+from ..tensor import Tensor, _wrap
 from ._registry import NOT_DIFFERENTIABLE, defop
+from ._registry import xp as _reg_xp
 from .elementwise import _float_kernel, _scalar_as, erf, exp, sigmoid, softplus, tanh, where
 
 # Nothing here is exported at the top level: several names (``embedding``, ``convolution``) exist
@@ -1117,3 +1119,293 @@ div_by_count = defop(
     node_name="DivBackward1",
     grads={"input": lambda grad, other: grad / other},
 )
+
+
+# ------------------------------------------------------------------------ normalisation
+#
+# Batch, layer and group norm share one pattern: the input is viewed as (A, G, K) (``G`` groups
+# with their own statistics over the ``A * K`` or ``K`` elements of axes R), ``xhat = (x -
+# mean) * invstd``, then ``y = xhat * weight + bias``. Each is one fused kernel that returns the
+# output and its statistics stacked as ``stats = [mean, biased var]`` (a single aux output).
+# First-order backward runs the rules on raw arrays (array_rules) with the closed form
+#     dx = invstd * (gw - mean_R(gw) - xhat * mean_R(gw * xhat)),   gw = grad * weight,
+# using the saved statistics. Under create_graph the same rules receive Tensors and recompute the
+# statistics with differentiable ops, so double backward is exact (the statistics depend on x).
+
+
+def _dot_over(a, b, spec: str):
+    """``einsum(spec, a, b)``: a sum of products without the temporary product array."""
+    return _reg_xp.einsum(spec, a, b)
+
+
+def _norm_dx_raw(gw, xc, invstd, n: int, axis: int):
+    """Closed-form ``dx`` on raw (A, G, K) or (G, K) views; ``invstd`` keeps the reduced axes."""
+    sg = gw.sum(axis=axis, keepdims=True)
+    sgx = (gw * xc).sum(axis=axis, keepdims=True)
+    dx = xc * (sgx * (-(invstd**3) / n))
+    dx += gw * invstd
+    dx += sg * (-invstd / n)
+    return dx
+
+
+def _norm_dx_tensor(gw, input, axes, eps):
+    """``dx`` with Tensor ops: the statistics are recomputed, so this is differentiable."""
+    xhat, invstd = _xhat_tensor(input, axes, eps)
+    gm = gw.mean(axes, keepdim=True)
+    return (gw - gm - xhat * (gw * xhat).mean(axes, keepdim=True)) * invstd
+
+
+def _xhat_tensor(input, axes, eps):
+    xc = input - input.mean(axes, keepdim=True)
+    invstd = ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
+    return xc * invstd, invstd
+
+
+def _stats_tensor(like, stats):
+    """Saved statistics (a raw array in the node's attributes) as a constant Tensor."""
+    return _wrap(stats.astype(like._data.dtype, copy=False))
+
+
+def _sum_but(t, keep: tuple):
+    """Sum ``t`` over every axis not in ``keep`` (no-op when there is none: ``sum(())`` is all)."""
+    axes = tuple(i for i in range(t.ndim) if i not in keep)
+    return t.sum(axes) if axes else t
+
+
+def _ncl(x):
+    """View an (N, C, *) array as (N, C, L)."""
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+# batch norm: R = every axis but 1 (channels); statistics and weight are per channel
+
+
+def _batch_norm_fwd(xp, input, weight, bias, running_mean, running_var, training, eps):
+    bshape = (-1,) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.size // input.shape[1]
+        mean = _ncl(input).sum(axis=2).sum(axis=0) / n
+        xc = input - mean.reshape(bshape)
+        var = _dot_over(_ncl(xc), _ncl(xc), "ncl,ncl->c") / n
+    else:
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        xc = input - mean.reshape(bshape)
+    scale = 1.0 / xp.sqrt(var + eps)
+    if weight is not None:
+        scale = scale * weight
+    xc *= scale.reshape(bshape)
+    if bias is not None:
+        xc += bias.reshape(bshape)
+    return xc, xp.stack([mean, var]).astype(input.dtype, copy=False)
+
+
+def _batch_norm_input_grad(grad, input, weight, training, eps, save_stats):
+    bshape = (-1,) + (1,) * (input.ndim - 2)
+    if isinstance(grad, Tensor):  # create_graph
+        if training:
+            axes = (0,) + tuple(range(2, input.ndim))
+            dx = _norm_dx_tensor(grad, input, axes, eps)
+        else:
+            dx = grad * (_stats_tensor(grad, save_stats[1]) + eps).rsqrt().reshape(bshape)
+        return dx if weight is None else dx * weight.reshape(bshape)
+    invstd = 1.0 / (save_stats[1] + eps) ** 0.5
+    scale = invstd if weight is None else invstd * weight
+    if not training:
+        return grad * scale.reshape(bshape)
+    n = input.size // input.shape[1]
+    xc = input - save_stats[0].reshape(bshape)
+    sg = _ncl(grad).sum(axis=2).sum(axis=0)
+    sgx = _dot_over(_ncl(grad), _ncl(xc), "ncl,ncl->c")
+    # weight is constant over R, so it factors out of the closed form
+    xc *= (sgx * (-scale * invstd * invstd / n)).reshape(bshape)
+    xc += grad * scale.reshape(bshape)
+    xc += (sg * (-scale / n)).reshape(bshape)
+    return xc
+
+
+def _batch_norm_weight_grad(grad, input, training, eps, save_stats):
+    if isinstance(grad, Tensor):
+        axes = (0,) + tuple(range(2, input.ndim))
+        if training:
+            xhat = _xhat_tensor(input, axes, eps)[0]
+        else:
+            bshape = (-1,) + (1,) * (input.ndim - 2)
+            mean = _stats_tensor(grad, save_stats[0]).reshape(bshape)
+            xhat = (input - mean) * (_stats_tensor(grad, save_stats[1]) + eps).rsqrt().reshape(
+                bshape
+            )
+        return (grad * xhat).sum(axes)
+    xc = _ncl(input) - save_stats[0].reshape(-1, 1)
+    return _dot_over(_ncl(grad), xc, "ncl,ncl->c") * (1.0 / (save_stats[1] + eps) ** 0.5)
+
+
+def _batch_norm_bias_grad(grad):
+    if isinstance(grad, Tensor):
+        return _sum_but(grad, (1,))
+    return _ncl(grad).sum(axis=2).sum(axis=0)
+
+
+native_batch_norm = defop(
+    "native_batch_norm",
+    _batch_norm_fwd,
+    inputs=("input", "weight", "bias", "running_mean", "running_var"),
+    aux=("save_stats",),
+    array_rules=True,
+    grads={
+        "input": _batch_norm_input_grad,
+        "weight": _batch_norm_weight_grad,
+        "bias": _batch_norm_bias_grad,
+    },
+)
+native_batch_norm.__doc__ = """Normalise each channel of ``input`` (N, C, *) (low-level kernel).
+
+    With ``training`` the batch statistics are used, otherwise ``running_mean`` /
+    ``running_var``. Returns ``(output, stats)`` where ``stats[0]`` is the mean and ``stats[1]``
+    the biased variance used. Arguments are not validated (``nn.functional.batch_norm`` does).
+
+    >>> K, x = fluxion.ops.nn_ops, fluxion.tensor([[1.0], [3.0]])
+    >>> K.native_batch_norm(x, None, None, None, None, True, 0.0)[0]
+    tensor([[-1.],
+            [ 1.]])
+    """
+
+
+# layer norm: the input is viewed as (M, K), R = the last ``ndim`` axes (K); weight is per K
+
+
+def _mk(x, ndim: int):
+    k = math.prod(x.shape[x.ndim - ndim :])
+    return x.reshape(x.size // k if k else math.prod(x.shape[: x.ndim - ndim]), k)
+
+
+def _layer_norm_fwd(xp, input, weight, bias, ndim, eps):
+    x = _mk(input, ndim)
+    k = x.shape[1]
+    mean = x.sum(axis=1) / k
+    xc = x - mean[:, None]
+    var = _dot_over(xc, xc, "mk,mk->m") / k
+    xc *= (1.0 / xp.sqrt(var + eps))[:, None]
+    if weight is not None:
+        xc *= weight.reshape(-1)
+    if bias is not None:
+        xc += bias.reshape(-1)
+    return xc.reshape(input.shape), xp.stack([mean, var]).astype(input.dtype, copy=False)
+
+
+def _layer_norm_input_grad(grad, input, weight, ndim, eps, save_stats):
+    if isinstance(grad, Tensor):
+        gw = grad if weight is None else grad * weight
+        return _norm_dx_tensor(gw, input, tuple(range(input.ndim - ndim, input.ndim)), eps)
+    g = _mk(grad, ndim)
+    if weight is not None:
+        g = g * weight.reshape(-1)
+    xc = _mk(input, ndim) - save_stats[0][:, None]
+    invstd = (1.0 / (save_stats[1] + eps) ** 0.5)[:, None]
+    return _norm_dx_raw(g, xc, invstd, xc.shape[1], 1).reshape(input.shape)
+
+
+def _layer_norm_weight_grad(grad, input, ndim, eps, save_stats):
+    lead = tuple(range(input.ndim - ndim))
+    if isinstance(grad, Tensor):
+        xhat = _xhat_tensor(input, tuple(range(input.ndim - ndim, input.ndim)), eps)[0]
+        return _sum_but(grad * xhat, tuple(range(len(lead), input.ndim)))
+    xhat = _mk(input, ndim) - save_stats[0][:, None]
+    xhat *= (1.0 / (save_stats[1] + eps) ** 0.5)[:, None]
+    return _dot_over(_mk(grad, ndim), xhat, "mk,mk->k").reshape(input.shape[len(lead) :])
+
+
+def _layer_norm_bias_grad(grad, ndim):
+    if isinstance(grad, Tensor):
+        return _sum_but(grad, tuple(range(grad.ndim - ndim, grad.ndim)))
+    return _mk(grad, ndim).sum(axis=0).reshape(grad.shape[grad.ndim - ndim :])
+
+
+native_layer_norm = defop(
+    "native_layer_norm",
+    _layer_norm_fwd,
+    inputs=("input", "weight", "bias"),
+    aux=("save_stats",),
+    array_rules=True,
+    grads={
+        "input": _layer_norm_input_grad,
+        "weight": _layer_norm_weight_grad,
+        "bias": _layer_norm_bias_grad,
+    },
+)
+native_layer_norm.__doc__ = """Normalise ``input`` over its last ``ndim`` dimensions, unchecked.
+
+    Returns ``(output, stats)`` with ``stats[0]`` / ``stats[1]`` the mean and biased variance of
+    each normalised slice (flattened). Arguments are not validated.
+
+    >>> K, x = fluxion.ops.nn_ops, fluxion.tensor([[1.0, 3.0]])
+    >>> K.native_layer_norm(x, None, None, 1, 0.0)[0]
+    tensor([[-1.,  1.]])
+    """
+
+
+# group norm: (N, C, *) viewed as (N, G, C/G * L); weight is per channel C
+
+
+def _group_norm_fwd(xp, input, weight, bias, num_groups, eps):
+    n, c = input.shape[:2]
+    x = input.reshape(n, num_groups, input.size // (n * num_groups) if n else 0)
+    k = x.shape[2]
+    mean = x.sum(axis=2) / k
+    xc = x - mean[:, :, None]
+    var = _dot_over(xc, xc, "ngk,ngk->ng") / k
+    xc *= (1.0 / xp.sqrt(var + eps))[:, :, None]
+    y = _ncl(xc.reshape(input.shape))
+    if weight is not None:
+        y *= weight[:, None]
+    if bias is not None:
+        y += bias[:, None]
+    return y.reshape(input.shape), xp.stack([mean, var]).astype(input.dtype, copy=False)
+
+
+def _group_norm_input_grad(grad, input, weight, num_groups, eps, save_stats):
+    n, c = input.shape[:2]
+    if isinstance(grad, Tensor):
+        gw = grad if weight is None else grad * weight.reshape((c,) + (1,) * (input.ndim - 2))
+        x = input.reshape(n, num_groups, -1)
+        return _norm_dx_tensor(gw.reshape(n, num_groups, -1), x, (2,), eps).reshape(input.shape)
+    g = _ncl(grad)
+    if weight is not None:
+        g = g * weight[:, None]
+    g = g.reshape(n, num_groups, -1)
+    xc = input.reshape(n, num_groups, -1) - save_stats[0][:, :, None]
+    invstd = (1.0 / (save_stats[1] + eps) ** 0.5)[:, :, None]
+    return _norm_dx_raw(g, xc, invstd, xc.shape[2], 2).reshape(input.shape)
+
+
+def _group_norm_weight_grad(grad, input, num_groups, eps, save_stats):
+    n = input.shape[0]
+    if isinstance(grad, Tensor):
+        xhat = _xhat_tensor(input.reshape(n, num_groups, -1), (2,), eps)[0]
+        return _sum_but(grad * xhat.reshape(input.shape), (1,))
+    xhat = input.reshape(n, num_groups, -1) - save_stats[0][:, :, None]
+    xhat *= (1.0 / (save_stats[1] + eps) ** 0.5)[:, :, None]
+    return _dot_over(_ncl(grad), _ncl(xhat.reshape(input.shape)), "ncl,ncl->c")
+
+
+native_group_norm = defop(
+    "native_group_norm",
+    _group_norm_fwd,
+    inputs=("input", "weight", "bias"),
+    aux=("save_stats",),
+    array_rules=True,
+    grads={
+        "input": _group_norm_input_grad,
+        "weight": _group_norm_weight_grad,
+        "bias": _batch_norm_bias_grad,
+    },
+)
+native_group_norm.__doc__ = """Normalise groups of channels of ``input`` (N, C, *), unchecked.
+
+    Returns ``(output, stats)`` with ``stats[0]`` / ``stats[1]`` of shape (N, num_groups): the
+    mean and biased variance of each group. Arguments are not validated.
+
+    >>> K, x = fluxion.ops.nn_ops, fluxion.tensor([[[1.0], [3.0]]])
+    >>> K.native_group_norm(x, None, None, 1, 0.0)[0]
+    tensor([[[-1.],
+             [ 1.]]])
+    """
