@@ -14,6 +14,8 @@ import warnings
 
 from .. import dtypes as _dtypes
 from .. import ops as _ops
+from ..autograd import grad_mode as _grad_mode
+from ..autograd import no_grad as _no_grad
 from ..ops import nn_ops as _k
 from ..tensor import Tensor
 
@@ -51,7 +53,17 @@ __all__ = [
     "adaptive_avg_pool2d",
     "pad",
     "one_hot",
+    "bilinear",
+    "hardtanh",
+    "hardtanh_",
+    "relu6",
+    "mish",
+    "kl_div",
     "embedding",
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "group_norm",
 ]
 
 
@@ -110,6 +122,86 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     # fold the leading dims into one GEMM, as PyTorch does (grad_fn ViewBackward0)
     out = _ops.addmm(bias, input.reshape(-1, input.shape[-1]), weight.t())
     return out.reshape(tuple(input.shape[:-1]) + (weight.shape[0],))
+
+
+_CPP_TYPE_NAMES = {
+    "float16": "c10::Half",
+    "float32": "float",
+    "float64": "double",
+    "int8": "signed char",
+    "int16": "short int",
+    "int32": "int",
+    "int64": "long int",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+
+
+def _cpp_name(t: Tensor) -> str:
+    """How PyTorch's C++ checks print a dtype (``float``, ``double``, ``long int``)."""
+    return _CPP_TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Apply ``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
+
+    Args:
+        input1: Tensor of shape ``(*, in1_features)``.
+        input2: Tensor of shape ``(*, in2_features)`` (same leading dims as ``input1``).
+        weight: Tensor of shape ``(out_features, in1_features, in2_features)``.
+        bias: Optional tensor of shape ``(out_features,)``.
+
+    Returns:
+        Tensor of shape ``(*, out_features)``.
+
+    >>> F = fluxion.nn.functional
+    >>> F.bilinear(fluxion.ones(2, 3), fluxion.ones(2, 4), fluxion.ones(5, 3, 4)).shape
+    fluxion.Size([2, 5])
+    """
+    tensors = [("input1", input1), ("input2", input2), ("weight", weight)]
+    if bias is not None:
+        tensors.append(("bias", bias))
+    if any(t.dtype != input1.dtype for _, t in tensors):
+        got = ", ".join(f"{name}: {_cpp_name(t)}" for name, t in tensors)
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(
+            f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}"
+        )
+    for i in range(input1.ndim - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                f"{input1.shape[i]} and {input2.shape[i]}"
+            )
+    if weight.ndim != 3:
+        raise RuntimeError(
+            f"bilinear(): weight must be 3-D (out_features, in1_features, in2_features), but "
+            f"got weight of size {list(weight.shape)}"
+        )
+    out_f, in1, in2 = weight.shape
+    if input1.shape[-1] != in1:
+        raise RuntimeError(
+            f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but "
+            f"expected {in1}"
+        )
+    if input2.shape[-1] != in2:
+        raise RuntimeError(
+            f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
+            f"expected {in2}"
+        )
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_f):
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got "
+            f"{bias.shape[0] if bias.ndim else 1} but expected {out_f}"
+        )
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2, 1)
+    # (N, i) @ (i, o * j) -> (N, o, j), then a batched (o, j) @ (j, 1) per row: two GEMMs
+    left = _ops.matmul(x1, weight.permute(1, 0, 2).reshape(in1, out_f * in2))
+    out = _ops.matmul(left.reshape(-1, out_f, in2), x2).reshape(lead + (out_f,))
+    return out if bias is None else out + bias
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -184,6 +276,17 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return _ops.softplus(input, beta, threshold)
 
 
+def _inplace_source(input: Tensor, inplace: bool) -> Tensor:
+    """What an in-place activation computes from: a copy when autograd records it.
+
+    The node of the out-of-place kernel saves its input; writing the result into that same
+    tensor would then fail backward's version check, so the kernel reads a clone instead.
+    """
+    if inplace and input.requires_grad and _grad_mode.is_grad_enabled():
+        return input.clone()
+    return input
+
+
 def _maybe_inplace(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     return input.copy_(result) if inplace else result
 
@@ -209,7 +312,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     >>> fluxion.nn.functional.silu(fluxion.tensor([0.0, 1.0]))
     tensor([0.0000, 0.7311])
     """
-    return _maybe_inplace(input, _k.silu(input), inplace)
+    return _maybe_inplace(input, _k.silu(_inplace_source(input, inplace)), inplace)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -218,7 +321,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     >>> fluxion.nn.functional.leaky_relu(fluxion.tensor([-1.0, 2.0]), 0.1)
     tensor([-0.1000,  2.0000])
     """
-    return _maybe_inplace(input, _k.leaky_relu(input, negative_slope), inplace)
+    source = _inplace_source(input, inplace)
+    return _maybe_inplace(input, _k.leaky_relu(source, negative_slope), inplace)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -227,31 +331,88 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     >>> fluxion.nn.functional.elu(fluxion.tensor([-1.0, 2.0]))
     tensor([-0.6321,  2.0000])
     """
-    return _maybe_inplace(input, _k.elu(input, alpha), inplace)
+    return _maybe_inplace(input, _k.elu(_inplace_source(input, inplace), alpha), inplace)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """Clamp ``input`` to ``[min_val, max_val]``.
+
+    Unlike ``clamp``, the gradient is 0 at the bounds themselves (``min_val < x < max_val``
+    passes it), as in PyTorch's ``hardtanh_backward``; NaN passes its gradient.
+
+    >>> fluxion.nn.functional.hardtanh(fluxion.tensor([-2.0, 0.5, 3.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype == _dtypes.bool:
+        raise NotImplementedError("\"hardtanh_backward\" not implemented for 'Bool'")
+    if not input.is_floating_point():
+        min_val, max_val = int(min_val), int(max_val)  # PyTorch casts the bounds to the dtype
+    # where() routes the gradient only through the middle branch: 0 at the bounds
+    result = _ops.where(input <= min_val, min_val, _ops.where(input >= max_val, max_val, input)).to(
+        input.dtype
+    )
+    return _maybe_inplace(input, result, inplace)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Apply ``hardtanh`` in place."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """Apply ``min(max(input, 0), 6)`` (``hardtanh(input, 0, 6)``).
+
+    >>> fluxion.nn.functional.relu6(fluxion.tensor([-1.0, 3.0, 8.0]))
+    tensor([0., 3., 6.])
+    """
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Apply ``x * tanh(softplus(x))``.
+
+    >>> fluxion.nn.functional.mish(fluxion.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8651])
+    """
+    _float_kernel(input, "mish_cpu")
+    x = _inplace_source(input, inplace)
+    return _maybe_inplace(input, x * _ops.tanh(_ops.softplus(x, 1.0, 20.0)), inplace)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
-    Uses fluxion's default random generator (seed it with ``fluxion.manual_seed``). Returns
-    ``input`` itself when ``training`` is false or ``p == 0``, as PyTorch does.
+    The mask is PyTorch's, draw for draw: ``empty_like(input).bernoulli_(1 - p)`` (filled in
+    the input's memory order) divided by ``1 - p``, so a seeded fluxion run drops the same
+    elements as a seeded torch run. Returns ``input`` itself when ``training`` is false or
+    ``p == 0``, as PyTorch does.
 
     >>> x = fluxion.ones(4)
     >>> fluxion.nn.functional.dropout(x, 0.5, training=False) is x
     True
     >>> _ = fluxion.manual_seed(0)
-    >>> sorted(set(fluxion.nn.functional.dropout(x, 0.5).tolist()) - {0.0, 2.0})
-    []
+    >>> fluxion.nn.functional.dropout(x, 0.5)
+    tensor([0., 0., 2., 0.])
     """
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
+    if not training or p == 0.0 or input.numel() == 0:
         return input
     if p == 1.0:
-        mask = _ops.zeros_like(input)
+        mask = _ops.zeros((), dtype=input.dtype)
     else:
-        keep = _ops.rand(tuple(input.shape), dtype=input.dtype) >= p
-        mask = keep.to(input.dtype) * (1.0 / (1.0 - p))
+        shape = tuple(input.shape)
+        # slowest-varying dimension first: torch's empty_like keeps the input's strides
+        order = sorted(range(len(shape)), key=lambda d: -input.stride(d) if shape[d] > 1 else 0)
+        with _no_grad():
+            noise = _ops.empty([shape[d] for d in order], dtype=input.dtype)
+            noise.bernoulli_(1.0 - p)
+            noise.div_(1.0 - p)
+        mask = noise.permute(*[order.index(d) for d in range(len(shape))])
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -665,6 +826,58 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim
     if reduction == "sum":
         return total
     return _k.div_by_count(total, input.numel() // n_classes if input.numel() else 0.0)
+
+
+_KL_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release."
+)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``.
+
+    Pointwise ``target * (log(target) - input)`` (0 where ``target == 0``), or with
+    ``log_target`` ``exp(target) * (target - input)``.
+
+    Args:
+        input: Log-probabilities.
+        target: Probabilities (log-probabilities with ``log_target=True``); broadcast to input.
+        reduction: ``'batchmean'`` (sum / batch size: the mathematical KL divergence),
+            ``'mean'`` (over all elements; warns), ``'sum'`` or ``'none'``.
+
+    >>> F = fluxion.nn.functional
+    >>> F.kl_div(fluxion.tensor([[-1.0, -1.0]]), fluxion.tensor([[0.5, 0.5]]),
+    ...          reduction="batchmean")
+    tensor(0.3069)
+    """
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not input.is_floating_point() or not target.is_floating_point():
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    if log_target:
+        loss = _ops.exp(target) * (target - input)
+    else:
+        # xlogy(target, target): 0 where target == 0 (NaN and negatives still give NaN). The
+        # log reads 1 there, so no log(0) is evaluated; d/dtarget at 0 is then 0 where
+        # PyTorch's xlogy backward gives 0 / 0 = NaN.
+        safe = _ops.where(target == 0, 1.0, target)
+        loss = target * _ops.log(safe) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
 
 
 # ------------------------------------------------------------------------ convolution
@@ -1250,6 +1463,8 @@ def embedding(
         input: int64/int32 indices of any shape.
         weight: ``(num_embeddings, embedding_dim)``.
         padding_idx: This row gets no gradient (its value is still looked up).
+        max_norm: First rescale, in place, each looked-up row whose ``norm_type``-norm exceeds
+            this to norm ``max_norm`` (as PyTorch does; ``weight`` is modified).
         scale_grad_by_freq: Divide each row's gradient by how often it occurs in ``input``.
 
     Returns:
@@ -1280,10 +1495,244 @@ def embedding(
             if padding_idx < -num:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num + padding_idx
-    if max_norm is not None:
-        raise NotImplementedError("embedding: max_norm is not supported by fluxion yet")
     if sparse:
         raise NotImplementedError("embedding: fluxion has no sparse gradients; use sparse=False")
     if input.numel() and (int(input.min()) < 0 or int(input.max()) >= num):
         raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, float(max_norm), float(norm_type))
     return _k.embedding(input, weight, padding_idx, bool(scale_grad_by_freq))
+
+
+def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale, in place and outside autograd, the looked-up rows whose norm exceeds max_norm."""
+    with _grad_mode.no_grad():
+        idx = input.reshape(-1)
+        rows = weight.index_select(0, idx)
+        norms = rows.norm(norm_type, 1, True)
+        # PyTorch's embedding_renorm_: scale = max_norm / (norm + 1e-7); duplicates write alike
+        scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(weight.dtype)
+        weight[idx] = rows * scale
+
+
+# ------------------------------------------------------------------------ normalisation
+
+
+def _check_norm_dtype(input: Tensor, kernel: str, *tensors) -> None:
+    _float_kernel(input, kernel)
+    for t in tensors:
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(
+                "mixed dtype (CPU): expect parameter to have scalar type of "
+                f"{_scalar_name(input)}; got {_scalar_name(t)} (cast the parameters with "
+                f".to({input.dtype}) or the input with .to({t.dtype}))"
+            )
+
+
+def _check_channels(t, name: str, c: int) -> None:
+    if t is not None and t.numel() != c:
+        raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of ``input`` (N, C, *) to zero mean and unit variance.
+
+    In training the batch statistics are used and, when given, ``running_mean`` and
+    ``running_var`` are updated in place: ``running = (1 - momentum) * running + momentum *
+    batch`` (with the unbiased batch variance), as in PyTorch. Otherwise the running statistics
+    normalise the input.
+
+    Args:
+        input: Tensor of shape ``(N, C)`` or ``(N, C, *)``.
+        running_mean: ``(C,)`` buffer or None.
+        running_var: ``(C,)`` buffer or None.
+        weight: Optional ``(C,)`` scale.
+        bias: Optional ``(C,)`` shift.
+        training: Use (and track) the batch statistics.
+        momentum: Weight of the new batch statistics in the running ones.
+        eps: Added to the variance before the square root.
+
+    >>> x = fluxion.tensor([[1.0], [3.0]])
+    >>> rm, rv = fluxion.zeros(1), fluxion.ones(1)
+    >>> fluxion.nn.functional.batch_norm(x, rm, rv, training=True, eps=0.0)
+    tensor([[-1.],
+            [ 1.]])
+    >>> rm, rv
+    (tensor([0.2000]), tensor([1.1000]))
+    """
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"batch_norm: expected input of shape (N, C) or (N, C, *), but got input of size "
+            f"{list(input.shape)}; add a batch dimension with input.unsqueeze(0)"
+        )
+    if training:
+        shape = input.shape
+        if shape[0] * math.prod(shape[2:]) == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {shape!r}"
+            )
+    elif running_mean is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode")
+    c = input.shape[1]
+    _check_channels(running_mean, "running_mean", c)
+    _check_channels(running_var, "running_var", c)
+    _check_channels(weight, "weight", c)
+    _check_channels(bias, "bias", c)
+    _check_norm_dtype(input, "batch_norm", weight, bias, running_mean, running_var)
+    out, stats = _k.native_batch_norm(
+        input, weight, bias, running_mean, running_var, bool(training), eps
+    )
+    if training and running_mean is not None:
+        n = input.numel() // c
+        with _no_grad():
+            mean, var = stats.unbind(0)
+            running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+            running_var.mul_(1.0 - momentum).add_(var, alpha=momentum * n / max(n - 1, 1))
+    return out
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample of ``input`` (N, C, *) separately.
+
+    Computed as ``batch_norm`` of the input viewed as ``(1, N * C, *)``, as PyTorch does; the
+    running statistics (when given) are updated with the mean over the batch.
+
+    >>> x = fluxion.tensor([[[1.0, 3.0]], [[0.0, 4.0]]])
+    >>> fluxion.nn.functional.instance_norm(x, eps=0.0)
+    tensor([[[-1.,  1.]],
+    <BLANKLINE>
+            [[-1.,  1.]]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"instance_norm: expected input of shape (N, C, *), but got input of size "
+            f"{list(input.shape)}"
+        )
+    n, c = input.shape[:2]
+    if use_input_stats and math.prod(input.shape[2:]) == 1:
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size {input.shape!r}"
+        )
+    shape = (1, n * c) + tuple(input.shape[2:])
+    rm = running_mean.repeat(n) if running_mean is not None else None
+    rv = running_var.repeat(n) if running_var is not None else None
+    w = weight.repeat(n) if weight is not None else None
+    b = bias.repeat(n) if bias is not None else None
+    out = batch_norm(input.reshape(shape), rm, rv, w, b, use_input_stats, momentum, eps)
+    if use_input_stats and running_mean is not None:
+        with _no_grad():
+            running_mean.copy_(rm.reshape(n, c).mean(0))
+            running_var.copy_(rv.reshape(n, c).mean(0))
+    return out.reshape(input.shape)
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise ``input`` over its last ``len(normalized_shape)`` dimensions.
+
+    Args:
+        input: Tensor of shape ``(*, *normalized_shape)``.
+        normalized_shape: Trailing shape to normalise over (an int or a sequence of ints).
+        weight: Optional elementwise scale of shape ``normalized_shape``.
+        bias: Optional elementwise shift of shape ``normalized_shape``.
+        eps: Added to the variance before the square root.
+
+    >>> fluxion.nn.functional.layer_norm(fluxion.tensor([[1.0, 3.0]]), (2,), eps=0.0)
+    tensor([[-1.,  1.]])
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    elif isinstance(normalized_shape, (list, tuple)) or hasattr(normalized_shape, "__len__"):
+        normalized_shape = tuple(int(s) for s in normalized_shape)
+    else:
+        raise TypeError(
+            "layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
+            f"{type(normalized_shape).__name__}"
+        )
+    k = len(normalized_shape)
+    if k == 0:
+        raise RuntimeError(
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
+            "one element, but got normalized_shape = []"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+                f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}"
+            )
+    if input.ndim < k or tuple(input.shape[input.ndim - k :]) != normalized_shape:
+        ns = list(normalized_shape)
+        raise RuntimeError(
+            f"Given normalized_shape={ns}, expected input with shape [*, "
+            f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}"
+        )
+    _check_norm_dtype(input, "LayerNormKernelImpl", weight, bias)
+    return _k.native_layer_norm(input, weight, bias, k, eps)[0]
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise groups of channels of ``input`` (N, C, *), each sample separately.
+
+    Args:
+        input: Tensor of shape ``(N, C, *)`` with ``C`` divisible by ``num_groups``.
+        num_groups: Number of channel groups sharing statistics.
+        weight: Optional per-channel ``(C,)`` scale.
+        bias: Optional per-channel ``(C,)`` shift.
+        eps: Added to the variance before the square root.
+
+    >>> x = fluxion.tensor([[[1.0], [3.0]]])
+    >>> fluxion.nn.functional.group_norm(x, 1, eps=0.0)
+    tensor([[[-1.],
+             [ 1.]]])
+    """
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
+        )
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.shape[0] != c):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in "
+                f"input, but got {name} of shape {list(t.shape)} and input of shape "
+                f"{list(input.shape)}"
+            )
+    _check_norm_dtype(input, "GroupNormKernelImpl", weight, bias)
+    return _k.native_group_norm(input, weight, bias, int(num_groups), eps)[0]
