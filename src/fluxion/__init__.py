@@ -42,10 +42,24 @@ from .dtypes import (
     short,
     uint8,
 )
+from .legacy import *  # noqa: F403  (FloatTensor, LongTensor, ...: legacy constructors)
 from .ops import *  # noqa: F403
-from .random import Generator, initial_seed, manual_seed, seed
+from .random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from .serialization import load, load_safetensors, save, save_safetensors
 from .tensor import Size, Tensor
 
 __version__ = "0.1.0"
 
-from . import nn  # noqa: E402  (last: nn is built on the public API above)
+# Last: these layers are built on the public API above.
+from . import jit  # noqa: E402, I001  (trace-and-replay of forward + backward)
+from . import nn  # noqa: E402, I001
+from . import optim  # noqa: E402, I001  (built on nn.Parameter)
+from . import utils  # noqa: E402, I001  (utils.data: datasets and DataLoader)
