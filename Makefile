@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BASE := $(VENV)/.installed-base
 TEST := $(VENV)/.installed-test
+EXAMPLES := $(VENV)/.installed-examples
 
 .PHONY: demo test lint bench clean
 
@@ -17,8 +18,15 @@ $(TEST): $(BASE)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(TEST)
 
-demo: $(BASE)
+$(EXAMPLES): $(BASE)
+	$(PY) -m pip install --quiet -e '.[examples]'
+	touch $(EXAMPLES)
+
+# The autograd tour (graphs, gradients, the tutorials' examples), then a CNN trained on real
+# handwritten digits (progress bars, test accuracy, PNGs of the curves and predictions).
+demo: $(EXAMPLES)
 	$(PY) -m fluxion.demo
+	$(PY) -m fluxion.examples.digits --out digits_out
 
 lint: $(TEST)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -31,4 +39,4 @@ bench: $(TEST)
 	$(PY) -m benchmarks --against torch
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info digits_out

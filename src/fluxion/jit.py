@@ -275,7 +275,7 @@ class _Builder:
     def array_rules(self, node, op, grad: str, env: list, out_shape: tuple) -> list:
         outs = []
         edges = node.next_functions
-        for i, (rule, idx) in enumerate(op.rules):
+        for i, (rule, idx) in enumerate(op.raw_rules):
             if rule is None or edges[i][0] is None:
                 outs.append(None)
                 continue

@@ -246,7 +246,7 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
                         lines.append(f"{name} = {n}._shapes[{i}]")
             return name
 
-        for i, (rule, idx) in enumerate(op.rules):
+        for i, (rule, idx) in enumerate(op.raw_rules):
             if rule is None or edges[i] is None:
                 outs.append(None)
                 continue

@@ -59,6 +59,7 @@ class OpDef:
         "shape_idx",
         "need_shapes",
         "array_rules",
+        "raw_rules",
         "attrs_only_env",
         "differentiable",
         "public",
@@ -133,7 +134,7 @@ class OpNode(Node):
         cast = self._cast
         out = []
         i = 0
-        for rule, idx in op.rules:
+        for rule, idx in op.raw_rules:
             if rule is None or edges[i][0] is None:
                 out.append(None)
                 i += 1
@@ -282,6 +283,7 @@ def defop(
     node_name: str | None = None,
     aux: tuple = (),
     array_rules: bool = False,
+    raw_grads: dict | None = None,
     seq_input: bool = False,
     multi_output: bool = False,
 ) -> Callable:
@@ -301,6 +303,10 @@ def defop(
         array_rules: The rules use only operators (and methods NumPy arrays share with
             Tensors), so first-order backward may run them on raw arrays, skipping Tensor
             dispatch. Double backward still runs them on Tensors.
+        raw_grads: ``{param: rule}`` written on raw arrays, for the first-order backward of
+            ops whose ``grads`` call other ops (``mm(grad, mat2.t())``): the same arithmetic
+            as the Tensor rule, spelled with the forwards it would reach. Each raw rule may ask
+            only for names its Tensor rule asks for (the save plan is the Tensor rules').
         aux: Names of extra, non-differentiable outputs the forward returns after the first
             (``max(dim)`` returns ``indices``); rules may ask for them by name.
         seq_input: The one tensor parameter is a sequence of tensors (``cat(tensors)``): the
@@ -356,7 +362,26 @@ def defop(
         tuple((tensor_params.index(n), k == "dtype") for n, k in meta) if differentiable else ()
     )
     op.need_shapes = bool(broadcasts or op.shape_idx)
-    op.array_rules = array_rules
+    op.array_rules = bool(array_rules or raw_grads)
+    op.raw_rules = op.rules if array_rules else None
+    if raw_grads:
+        raw = []
+        for n, (rule, idx) in zip(tensor_params, rules):
+            r = raw_grads.get(n)
+            if r is None:
+                raw.append((None, ()) if rule is None else (rule, idx))
+                continue
+            names = _rule_params(r)
+            wanted_here = set(_rule_params(grads[n])) if callable(grads.get(n)) else set()
+            if not set(names) <= wanted_here:
+                raise TypeError(f"defop({name!r}): raw rule for {n!r} asks for {names}")
+            raw.append((r, tuple(env_names.index(a) for a in names)))
+        missing = [
+            n for n, (r, _) in zip(tensor_params, raw) if r is not None and n not in raw_grads
+        ]
+        if missing:
+            raise TypeError(f"defop({name!r}): raw_grads must cover every rule (missing {missing})")
+        op.raw_rules = tuple(raw)
     # rules that need only attributes (add, sub) get the attribute tuple itself as their env
     op.attrs_only_env = not saved and not needs_result and not op.shape_idx and not aux
     op.save_idx = tuple(tensor_params.index(n) for n in saved)

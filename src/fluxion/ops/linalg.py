@@ -16,6 +16,7 @@ from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._registry import defop, sum_to
 from ._registry import with_doc as _doc
+from ._registry import xp as _xp
 from .elementwise import _scalar_as
 
 __all__ = [
@@ -94,6 +95,10 @@ mm = _doc(
         grads={
             "input": lambda grad, mat2: mm(grad, mat2.t()),
             "mat2": lambda grad, input: mm(input.t(), grad),
+        },
+        raw_grads={  # the same products on raw arrays (first-order backward)
+            "input": lambda grad, mat2: _xp.matmul(grad, mat2.T),
+            "mat2": lambda grad, input: _xp.matmul(input.T, grad),
         },
     ),
     """Multiply two matrices: ``(n, k) @ (k, m) -> (n, m)``.
@@ -445,6 +450,11 @@ addmm = _doc(
             "input": lambda grad, beta: _scaled(grad, beta),
             "mat1": lambda grad, mat2, alpha: _scaled(mm(grad, mat2.t()), alpha),
             "mat2": lambda grad, mat1, alpha: _scaled(mm(mat1.t(), grad), alpha),
+        },
+        raw_grads={
+            "input": lambda grad, beta: _scaled(grad, beta),
+            "mat1": lambda grad, mat2, alpha: _scaled(_xp.matmul(grad, mat2.T), alpha),
+            "mat2": lambda grad, mat1, alpha: _scaled(_xp.matmul(mat1.T, grad), alpha),
         },
     ),
     """Return ``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts.

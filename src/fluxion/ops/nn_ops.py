@@ -21,7 +21,7 @@ import itertools
 import math
 
 from ..tensor import Tensor, _wrap
-from ._registry import NOT_DIFFERENTIABLE, defop
+from ._registry import NOT_DIFFERENTIABLE, defop, promote_pair
 from ._registry import xp as _reg_xp
 from .elementwise import _float_kernel, _scalar_as, erf, exp, sigmoid, softplus, tanh, where
 
@@ -246,6 +246,19 @@ convolution = defop(
         "weight": _conv_weight_grad,
         "bias": lambda grad: grad.sum((0,) + tuple(range(2, grad.ndim))),
     },
+    raw_grads={  # first-order backward: the two kernels' forwards, straight on the arrays
+        "input": lambda grad, weight, input_shape, stride, padding, dilation, groups: (
+            _conv_bw_input_fwd(
+                _reg_xp, grad, weight, tuple(input_shape[2:]), stride, padding, dilation, groups
+            )
+        ),
+        "weight": lambda grad, input, weight_shape, stride, padding, dilation, groups: (
+            _conv_bw_weight_fwd(
+                _reg_xp, input, grad, tuple(weight_shape[2:]), stride, padding, dilation, groups
+            )
+        ),
+        "bias": lambda grad: grad.sum(axis=(0,) + tuple(range(2, grad.ndim))),
+    },
 )
 convolution.__doc__ = """Convolve ``input`` (N, C, *S) with ``weight`` (O, C/groups, *K).
 
@@ -395,6 +408,11 @@ max_pool2d_with_indices = defop(
     aux=("indices",),
     node_name="MaxPool2DWithIndicesBackward0",
     grads={"input": _max_pool_input_grad},
+    raw_grads={
+        "input": lambda grad, indices, input_shape, kernel_size: _max_pool_scatter_fwd(
+            _reg_xp, grad, indices, tuple(input_shape[len(input_shape) - len(kernel_size) :])
+        )
+    },
 )
 max_pool2d_with_indices.__doc__ = """Max-pool the last two dims; return (values, indices).
 
@@ -811,8 +829,22 @@ nll_total_weight = defop(
     "nll_total_weight", _nll_total_weight_fwd, NOT_DIFFERENTIABLE, inputs=("target", "weight")
 )
 
+
+def _nll_grad_raw(grad, target, weight, input_shape, reduction, ignore_index):
+    coef = _nll_coef_fwd(
+        _reg_xp, target, weight, tuple(input_shape), reduction, ignore_index, grad.dtype
+    )
+    if reduction == "none" and len(input_shape) > 1:
+        grad = _reg_xp.expand_dims(grad, 1)
+    return grad * coef
+
+
 nll_loss = defop(
-    "nll_loss", _nll_fwd, inputs=("input", "target", "weight"), grads={"input": _nll_grad}
+    "nll_loss",
+    _nll_fwd,
+    inputs=("input", "target", "weight"),
+    grads={"input": _nll_grad},
+    raw_grads={"input": _nll_grad_raw},
 )
 nll_loss.__doc__ = """Negative log likelihood of ``target`` classes (low-level kernel, no checks).
 
@@ -909,6 +941,12 @@ def _mse_grad(grad, input, target, reduction):
     return _scaled(grad, reduction, d) * 2.0 * d
 
 
+def _mse_grad_raw(grad, input, target, reduction):
+    a, b = promote_pair(input, target)  # the saved inputs are unpromoted, as in _mse_grad
+    d = a - b
+    return (grad / d.size if reduction == "mean" else grad) * 2.0 * d
+
+
 mse_loss = defop(
     "mse_loss",
     _mse_fwd,
@@ -918,6 +956,14 @@ mse_loss = defop(
     grads={
         "input": _mse_grad,
         "target": lambda grad, input, target, reduction: -_mse_grad(grad, input, target, reduction),
+    },
+    raw_grads={
+        "input": lambda grad, input, target, reduction: _mse_grad_raw(
+            grad, input, target, reduction
+        ),
+        "target": lambda grad, input, target, reduction: (
+            -_mse_grad_raw(grad, input, target, reduction)
+        ),
     },
 )
 

@@ -17,6 +17,7 @@ from ..tensor import Tensor, _wrap
 from ._grad_helpers import expand_reduced, norm_dim, norm_dims
 from ._registry import NOT_DIFFERENTIABLE, defop
 from ._registry import with_doc as _doc
+from ._registry import xp as _xp
 from .conversion import to
 from .elementwise import maximum, minimum, where
 
@@ -846,6 +847,14 @@ softmax = _doc(
     tensor([0.5000, 0.5000])
     """,
 )
+
+
+def _log_softmax_grad_raw(grad, result, dim, input_dtype):
+    """The log_softmax rule on raw arrays (first-order backward): the same NumPy calls."""
+    g = grad - _xp.exp(result) * grad.sum(axis=_softmax_dim(dim, result), keepdims=True)
+    return g if g.dtype == input_dtype.np else g.astype(input_dtype.np)
+
+
 log_softmax = _doc(
     defop(
         "log_softmax",
@@ -855,6 +864,7 @@ log_softmax = _doc(
                 grad - result.exp() * grad.sum(_softmax_dim(dim, result), True)
             ).to(input_dtype)
         },
+        raw_grads={"input": _log_softmax_grad_raw},
     ),
     """Apply ``log(softmax(x))`` along ``dim``, computed stably as ``x - logsumexp(x)``.
 

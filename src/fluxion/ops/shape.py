@@ -114,7 +114,7 @@ def _reshape_grad(grad, input_shape):
 
 
 view = _doc(
-    defop("view", _view_fwd, grads={"input": _reshape_grad}, view=True),
+    defop("view", _view_fwd, grads={"input": _reshape_grad}, view=True, array_rules=True),
     """Return a view of ``input`` with ``shape`` (one entry may be -1); no data is copied.
 
     Raises RuntimeError when the strides do not allow a view (use ``reshape`` then).
@@ -133,6 +133,7 @@ _reshape_copy = defop(
     lambda xp, input, shape: xp.reshape(input, shape),
     grads={"input": _reshape_grad},
     node_name="UnsafeViewBackward0",
+    array_rules=True,
 )
 # a view of a non-contiguous input (PyTorch's _reshape_alias)
 _reshape_alias = defop(
@@ -141,6 +142,7 @@ _reshape_alias = defop(
     grads={"input": _reshape_grad},
     view=True,
     node_name="ReshapeAliasBackward0",
+    array_rules=True,
 )
 
 
@@ -333,7 +335,13 @@ def _t_fwd(xp, input):
 
 
 t = _doc(
-    defop("t", _t_fwd, grads={"input": lambda grad: grad.t()}, view=True),
+    defop(
+        "t",
+        _t_fwd,
+        grads={"input": lambda grad: grad.t()},
+        raw_grads={"input": lambda grad: grad.T},  # arrays: .T is t() for <= 2 dims
+        view=True,
+    ),
     """Return the transpose of a tensor with at most 2 dimensions (a view).
 
     >>> fluxion.tensor([[1, 2]]).t()
