@@ -29,8 +29,8 @@ demo: $(EXAMPLES)
 	$(PY) -m fluxion.examples.digits --out digits_out
 
 lint: $(TEST)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 test: lint
 	$(PY) -m pytest -q -n 2
