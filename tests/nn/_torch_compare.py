@@ -7,6 +7,7 @@ that library, for weight arguments) and the NumPy inputs of one forward call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -145,4 +146,12 @@ def raises_like_torch(fn: Callable) -> None:
     else:
         raise AssertionError(f"fluxion did not raise; torch raised {expected!r}")
     assert type(got) is type(expected), (got, expected)
-    assert str(got) == str(expected), f"\nfluxion: {got}\ntorch:   {expected}"
+    ours, theirs = _sorted_sets(str(got)), _sorted_sets(str(expected))
+    assert ours == theirs, f"\nfluxion: {got}\ntorch:   {expected}"
+
+
+def _sorted_sets(message: str) -> str:
+    """Sort the items of printed Python sets: their order follows the per-process string hash."""
+    return re.sub(
+        r"\{('[^{}]*')\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}", message
+    )
