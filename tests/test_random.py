@@ -155,6 +155,66 @@ def test_random_randn_large_float32_avx2_path():
     _both(6, lambda lib: lib.randn(64, 1000))
 
 
+# Draws over 2**19 words run in chunks, drawn on the calling thread and transformed on the pool;
+# these sizes cross several chunk boundaries and end in odd tails.
+BIG = 3 * 2**19 + 21
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_random_large_draws_over_threads_match_torch(dtype):
+    def draws(lib):
+        dt = _dt(lib, dtype)
+        out = lib.empty(BIG, dtype=dt)
+        return (
+            lib.rand(BIG, dtype=dt),
+            lib.randn(BIG, dtype=dt),
+            out.uniform_(-1.5, 2.5).clone(),
+            out.normal_(0.5, 3.0).clone(),
+            lib.empty(BIG // 2 + 1, 2, dtype=dt).normal_()[:, 1],
+        )
+
+    _both(11, draws)
+
+
+def test_random_large_draws_in_threads_with_own_generators_match_torch():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def draw(seed):
+        g = fluxion.Generator().manual_seed(seed)
+        return fluxion.randn(BIG, generator=g), fluxion.rand(BIG // 3, generator=g)
+
+    with ThreadPoolExecutor(3) as ex:
+        results = list(ex.map(draw, [1, 2, 3]))
+    for seed, (a, b) in zip([1, 2, 3], results):
+        g = torch.Generator().manual_seed(seed)
+        _same(a, torch.randn(BIG, generator=g))
+        _same(b, torch.rand(BIG // 3, generator=g))
+
+
+def test_random_normal_of_zero_uniform_is_positive_zero_like_torch():
+    """A word whose low 24 bits are 0 gives u = 0 and radius 0: torch's ``fma(n, std, mean)``
+    makes the 0 positive, whatever the angle's sign."""
+    bits = np.random.MT19937(0)
+    bits._legacy_seeding(3)  # the stream of manual_seed(3)
+    w = np.random.Generator(bits).integers(0, 2**32, 2**26, dtype=np.uint32)
+    hits = np.flatnonzero((w & 0xFFFFFF) == 0)
+    hits = hits[hits % 16 < 8]  # radius lanes of a block of 16
+    assert hits.size >= 2
+    fluxion.manual_seed(3)
+    pos = 0
+    for i in hits:
+        start = int(i) - int(i) % 16
+        fluxion.rand(start - pos)  # one word per float32 uniform
+        pos = start
+        state = fluxion.get_rng_state()
+        for draw in (lambda lib: lib.randn(16), lambda lib: lib.empty(16).normal_(2.0, 0.5)):
+            fluxion.set_rng_state(state)
+            torch.set_rng_state(torch.from_numpy(state.numpy()))
+            ours, theirs = draw(fluxion), draw(torch)
+            assert np.array_equal(ours.numpy().view(np.uint32), theirs.numpy().view(np.uint32))
+        fluxion.set_rng_state(state)
+
+
 @pytest.mark.parametrize("shape", [(2, 3), (4, 5, 6), (0,), (3, 0)])
 def test_random_shapes_and_like_variants(shape):
     def draws(lib):
@@ -282,6 +342,12 @@ def test_random_randint_signatures(call):
 def test_random_randperm(n):
     _both(0, lambda lib: lib.randperm(n))
     _both(7, lambda lib: lib.randperm(n, dtype=lib.int32))
+
+
+@pytest.mark.parametrize("n", [2**16 + 1, 1_000_003])
+def test_random_randperm_large_matches_torch(n):
+    _both(3, lambda lib: lib.randperm(n))
+    _both(4, lambda lib: lib.randperm(n, dtype=lib.int32))
 
 
 def test_random_randperm_float_dtype_and_errors():

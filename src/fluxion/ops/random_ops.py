@@ -13,6 +13,8 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numpy as np
+
 from .. import dtypes as _dt
 from .. import random as _random
 from ..autograd.grad_mode import state as _grad_state
@@ -72,11 +74,21 @@ def _memory_order(arr):
     return order
 
 
-def _fill(self: Tensor, sample, cls: type) -> Tensor:
-    """Overwrite ``self`` with ``sample(n)`` (a flat array of ``self``'s dtype), in memory order."""
+def _fill(self: Tensor, sample, cls: type, into=None) -> Tensor:
+    """Overwrite ``self`` with ``sample(n)`` (a flat array of ``self``'s dtype), in memory order.
+
+    ``into(flat)``, when given, writes the same numbers straight into a flat view of a
+    contiguous NumPy ``self`` (no temporary, no copy) where no autograd node is needed.
+    """
     _check_leaf(self)
     dst = self._data
     n = dst.size
+    grad = _grad_state.enabled and self.requires_grad
+    if into is not None and not grad and type(dst) is np.ndarray and dst.flags.c_contiguous:
+        if dst.flags.writeable:
+            into(dst.reshape(-1))
+            self._bump()
+            return self
     if dst.flags.c_contiguous or dst.ndim <= 1:
         data = sample(n).reshape(dst.shape)
     else:
@@ -86,7 +98,7 @@ def _fill(self: Tensor, sample, cls: type) -> Tensor:
         for k, i in enumerate(order):
             inverse[i] = k
         data = flat.transpose(inverse)
-    if _grad_state.enabled and self.requires_grad:
+    if grad:
         return _overwrite(self, data, cls, "op")
     _write(self, data, "copy")
     self._bump()
@@ -113,7 +125,12 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) ->
             f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
         )
     gen = _random._gen(generator)
-    return _fill(self, lambda n: _random._uniform(gen, n, dt, a, b), UniformBackward0)
+    return _fill(
+        self,
+        lambda n: _random._uniform(gen, n, dt, a, b),
+        UniformBackward0,
+        lambda flat: _random._uniform(gen, flat.size, dt, a, b, out=flat),
+    )
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
@@ -132,7 +149,10 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
     def sample(n):
         return _random._normal(gen, n, dt, mean, std, contiguous)
 
-    return _fill(self, sample, NormalBackward0)
+    def into(flat):
+        _random._normal(gen, flat.size, dt, mean, std, contiguous, out=flat)
+
+    return _fill(self, sample, NormalBackward0, into)
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
