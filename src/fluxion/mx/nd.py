@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Callable
 from typing import Any
 
 import fluxion
@@ -616,6 +617,13 @@ def ones_like(data: Any) -> NDArray:
     return _as_nd(fluxion.ones(tuple(data.shape), dtype=data.dtype))
 
 
+def _scaled_sample(draw: Callable, scale: float, shift: float, shape, dtype, ctx, out) -> NDArray:
+    """``draw(shape) * scale + shift`` as an NDArray, written into ``out`` when given."""
+    _check_ctx(ctx)
+    r = draw(_shape(shape), dtype=_dtype(dtype)) * scale + shift
+    return _as_nd(r) if out is None else _as_nd(r).copyto(out)
+
+
 def _uniform(
     low: float = 0.0,
     high: float = 1.0,
@@ -625,9 +633,7 @@ def _uniform(
     out: Any = None,
 ) -> NDArray:
     """Samples from the uniform distribution on ``[low, high)``."""
-    _check_ctx(ctx)
-    r = fluxion.rand(_shape(shape), dtype=_dtype(dtype)) * (high - low) + low
-    return _as_nd(r) if out is None else _as_nd(r).copyto(out)
+    return _scaled_sample(fluxion.rand, high - low, low, shape, dtype, ctx, out)
 
 
 def _normal(
@@ -639,9 +645,7 @@ def _normal(
     out: Any = None,
 ) -> NDArray:
     """Samples from the normal distribution with mean ``loc`` and deviation ``scale``."""
-    _check_ctx(ctx)
-    r = fluxion.randn(_shape(shape), dtype=_dtype(dtype)) * scale + loc
-    return _as_nd(r) if out is None else _as_nd(r).copyto(out)
+    return _scaled_sample(fluxion.randn, scale, loc, shape, dtype, ctx, out)
 
 
 def _seed(seed_state: int, ctx: Any = "all") -> None:

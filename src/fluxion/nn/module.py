@@ -409,18 +409,9 @@ class Module:
             for hook_id, hook in itertools.chain(
                 _global_forward_hooks.items(), self._forward_hooks.items()
             ):
-                if (
-                    hook_id in self._forward_hooks_always_called
-                    or hook_id in _global_forward_hooks_always_called
-                ):
+                if self._forward_hook_always_called(hook_id):
                     called_always.add(hook_id)
-                if (
-                    hook_id in self._forward_hooks_with_kwargs
-                    or hook_id in _global_forward_hooks_with_kwargs
-                ):
-                    new = hook(self, args, kwargs, result)
-                else:
-                    new = hook(self, args, result)
+                new = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 if new is not None:
                     result = new
 
@@ -444,24 +435,31 @@ class Module:
         state.n_outputs = len(outs)
         return outs[0] if single else outs
 
+    def _forward_hook_always_called(self, hook_id: int) -> bool:
+        return (
+            hook_id in self._forward_hooks_always_called
+            or hook_id in _global_forward_hooks_always_called
+        )
+
+    def _run_forward_hook(
+        self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, result: Any
+    ) -> Any:
+        """Call a forward hook with or without ``kwargs``, as it was registered."""
+        if (
+            hook_id in self._forward_hooks_with_kwargs
+            or hook_id in _global_forward_hooks_with_kwargs
+        ):
+            return hook(self, args, kwargs, result)
+        return hook(self, args, result)
+
     def _run_always_called_hooks(self, args: tuple, kwargs: dict, result: Any, done: set) -> None:
         for hook_id, hook in itertools.chain(
             _global_forward_hooks.items(), self._forward_hooks.items()
         ):
-            always = (
-                hook_id in self._forward_hooks_always_called
-                or hook_id in _global_forward_hooks_always_called
-            )
-            if not always or hook_id in done:
+            if not self._forward_hook_always_called(hook_id) or hook_id in done:
                 continue
             try:
-                if (
-                    hook_id in self._forward_hooks_with_kwargs
-                    or hook_id in _global_forward_hooks_with_kwargs
-                ):
-                    new = hook(self, args, kwargs, result)
-                else:
-                    new = hook(self, args, result)
+                new = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 if new is not None:
                     result = new
             except Exception as e:
@@ -594,14 +592,7 @@ class Module:
         """
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"buffer name should be a string. Got {typename(name)}")
-        if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
-        if name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_new_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{typename(tensor)}' object to buffer '{name}' "
@@ -613,6 +604,17 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
+    def _check_new_name(self, kind: str, name: Any, registry: dict) -> None:
+        """Check a ``kind`` ("buffer" or "parameter") name before it is registered."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {typename(name)}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain "."')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"attribute '{name}' already exists")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a parameter (or ``None``, a declared but absent parameter) under ``name``.
 
@@ -623,14 +625,7 @@ class Module:
         """
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string. Got {typename(name)}")
-        if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._parameters:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_new_name("parameter", name, self._parameters)
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -775,9 +770,7 @@ class Module:
             return self
         mod: Module = self
         for item in target.split("."):
-            if not hasattr(mod, item):
-                raise AttributeError(mod._get_name() + " has no attribute `" + item + "`")
-            mod = getattr(mod, item)
+            mod = _attribute(mod, item)
             if not isinstance(mod, Module):
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
@@ -791,10 +784,7 @@ class Module:
         True
         """
         module_path, _, param_name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, param_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + param_name + "`")
-        param = getattr(mod, param_name)
+        param = _attribute(self.get_submodule(module_path), param_name)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + param_name + "` is not an nn.Parameter")
         return param
@@ -809,9 +799,7 @@ class Module:
         """
         module_path, _, buffer_name = target.rpartition(".")
         mod = self.get_submodule(module_path)
-        if not hasattr(mod, buffer_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + buffer_name + "`")
-        buffer = getattr(mod, buffer_name)
+        buffer = _attribute(mod, buffer_name)
         if buffer_name not in mod._buffers:
             raise AttributeError("`" + buffer_name + "` is not a buffer")
         return buffer
@@ -870,10 +858,7 @@ class Module:
         ['sub.w']
         """
         yield from self._named_members(
-            lambda module: module._parameters.items(),
-            prefix=prefix,
-            recurse=recurse,
-            remove_duplicate=remove_duplicate,
+            lambda m: m._parameters.items(), prefix, recurse, remove_duplicate
         )
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -898,10 +883,7 @@ class Module:
         ['model.b']
         """
         yield from self._named_members(
-            lambda module: module._buffers.items(),
-            prefix=prefix,
-            recurse=recurse,
-            remove_duplicate=remove_duplicate,
+            lambda m: m._buffers.items(), prefix, recurse, remove_duplicate
         )
 
     def children(self) -> Iterator[Module]:
@@ -1359,6 +1341,13 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _attribute(module: Module, name: str) -> Any:
+    """``getattr(module, name)``, with PyTorch's message when ``module`` has no ``name``."""
+    if not hasattr(module, name):
+        raise AttributeError(module._get_name() + " has no attribute `" + name + "`")
+    return getattr(module, name)
 
 
 def _remove_from(name: str, *containers: Any) -> None:

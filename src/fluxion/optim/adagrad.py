@@ -7,7 +7,14 @@ from typing import Any
 
 import fluxion
 
-from .optimizer import Optimizer, _new_step, _value
+from .optimizer import (
+    Optimizer,
+    _check_fused,
+    _check_lr,
+    _check_non_negative,
+    _new_step,
+    _value,
+)
 
 __all__ = ["Adagrad"]
 
@@ -52,20 +59,14 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, fluxion.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
-            )
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_lr(lr)
+        _check_non_negative(
+            ("learning rate", lr),
+            ("lr_decay value", lr_decay),
+            ("weight_decay value", weight_decay),
+            ("initial_accumulator_value value", initial_accumulator_value),
+            ("epsilon value", eps),
+        )
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -78,11 +79,7 @@ class Adagrad(Optimizer):
             "fused": fused,
         }
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
         # NOTE: unlike the other optimisers, Adagrad's state exists from construction (as in
         # PyTorch), so a state dict saved before the first step already holds "sum".
         for group in self.param_groups:
@@ -97,24 +94,12 @@ class Adagrad(Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+        self._set_group_defaults(foreach=None, maximize=False, differentiable=False, fused=None)
         self._tensorize_steps()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimisation step; return ``closure()``'s loss when given.
-
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-        """
-        loss = self._closure_loss(closure)
-        with fluxion.set_grad_enabled(self.defaults["differentiable"]):
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
+        """Perform one optimisation step; return ``closure()``'s loss when given."""
+        return self._step_groups(closure)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr = _value(group["lr"])

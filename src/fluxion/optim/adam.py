@@ -7,7 +7,15 @@ from typing import Any
 
 import fluxion
 
-from .optimizer import Optimizer, _new_step, _to_scalar, _value
+from .optimizer import (
+    Optimizer,
+    _check_fused,
+    _check_lr,
+    _check_non_negative,
+    _new_step,
+    _to_scalar,
+    _value,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -60,23 +68,17 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         Tensor = fluxion.Tensor
-        if isinstance(lr, Tensor):
-            if foreach and not capturable:
-                raise ValueError(
-                    "lr as a Tensor is not supported for capturable=False and foreach=True"
-                )
-            if lr.numel() != 1:
-                raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError(
+                "lr as a Tensor is not supported for capturable=False and foreach=True"
+            )
+        _check_lr(lr)
+        _check_non_negative(("learning rate", lr), ("epsilon value", eps))
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_non_negative(("weight_decay value", weight_decay))
         both_floats = isinstance(betas[0], float) and isinstance(betas[1], float)
         both_tensors = isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor)
         if not (both_floats or both_tensors):
@@ -104,35 +106,24 @@ class Adam(Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
+        self._set_group_defaults(
+            amsgrad=False,
+            maximize=False,
+            foreach=None,
+            capturable=False,
+            differentiable=False,
+            decoupled_weight_decay=False,
+            fused=None,
+        )
         self._tensorize_steps()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimisation step; return ``closure()``'s loss when given.
-
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-        """
-        loss = self._closure_loss(closure)
-        with fluxion.set_grad_enabled(self.defaults["differentiable"]):
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
+        """Perform one optimisation step; return ``closure()``'s loss when given."""
+        return self._step_groups(closure)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr = _value(group["lr"])

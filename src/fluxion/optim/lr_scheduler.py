@@ -198,26 +198,59 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
+        if epoch is None:
+            self.last_epoch += 1
+            self._set_lrs(self.get_lr)
+        else:
+            self.last_epoch = epoch
+            closed = getattr(self, "_get_closed_form_lr", None)
+            self._set_lrs(closed if closed is not None else self.get_lr)
+
+    def _set_lrs(self, compute: Callable[[], list]) -> None:
+        """Set every group's lr to ``compute()`` (run as from within ``step``) and record them."""
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed = getattr(self, "_get_closed_form_lr", None)
-                values = closed() if closed is not None else self.get_lr()
+            values = compute()
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             _set(group, "lr", lr)
         self._last_lr = _lrs(self.optimizer)
 
+    def _scaled_lrs(self, factor: float) -> list:
+        """Return every group's current lr times ``factor`` (the recursive schedules' update)."""
+        return [g["lr"] * factor for g in self.optimizer.param_groups]
 
-class _LambdaState:
-    """State-dict handling shared by the schedulers that hold ``lr_lambdas``."""
+
+def _lambdas(optimizer: Optimizer, lr_lambda: Any) -> list:
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * len(optimizer.param_groups)
+    if len(lr_lambda) != len(optimizer.param_groups):
+        raise ValueError(
+            f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
+        )
+    return list(lr_lambda)
+
+
+class _LambdaScheduler(LRScheduler):
+    """Construction and state-dict handling shared by the schedulers that hold ``lr_lambdas``."""
 
     lr_lambdas: list
+    _lambdas_must_be_callable = False
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        if self._lambdas_must_be_callable:
+            for fn in self.lr_lambdas:
+                if not callable(fn):
+                    raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         """Return the state; a lambda is saved only if it is a callable object (its ``__dict__``).
@@ -248,17 +281,7 @@ class _LambdaState:
                 fn.__dict__.update(saved)
 
 
-def _lambdas(optimizer: Optimizer, lr_lambda: Any) -> list:
-    if not isinstance(lr_lambda, (list, tuple)):
-        return [lr_lambda] * len(optimizer.param_groups)
-    if len(lr_lambda) != len(optimizer.param_groups):
-        raise ValueError(
-            f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
-        )
-    return list(lr_lambda)
-
-
-class LambdaLR(_LambdaState, LRScheduler):
+class LambdaLR(_LambdaScheduler):
     """Set each group's lr to ``initial_lr * lr_lambda(epoch)``.
 
     Args:
@@ -272,23 +295,13 @@ class LambdaLR(_LambdaState, LRScheduler):
     [0.5]
     """
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list:
         """Return ``base_lr * lr_lambda(last_epoch)`` for every group."""
         self._warn_outside_step()
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(_LambdaState, LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's lr by ``lr_lambda(epoch)`` at every step (not at construction).
 
     >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=1.0)
@@ -297,18 +310,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     [0.25]
     """
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
-        super().__init__(optimizer, last_epoch)
+    _lambdas_must_be_callable = True
 
     def get_lr(self) -> list:
         """Return ``lr * lr_lambda(last_epoch)`` for every group (unchanged at construction)."""
@@ -345,7 +347,7 @@ class StepLR(LRScheduler):
         self._warn_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _lrs(self.optimizer)
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._scaled_lrs(self.gamma)
 
     def _get_closed_form_lr(self) -> list:
         return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
@@ -380,7 +382,7 @@ class MultiStepLR(LRScheduler):
         if self.last_epoch not in self.milestones:
             return _lrs(self.optimizer)
         factor = self.gamma ** self.milestones[self.last_epoch]
-        return [g["lr"] * factor for g in self.optimizer.param_groups]
+        return self._scaled_lrs(factor)
 
     def _get_closed_form_lr(self) -> list:
         milestones = sorted(self.milestones.elements())
@@ -416,10 +418,10 @@ class ConstantLR(LRScheduler):
         """Return the scaled lr at epoch 0, the unscaled one at ``total_iters``."""
         self._warn_outside_step()
         if self.last_epoch == 0:
-            return [g["lr"] * self.factor for g in self.optimizer.param_groups]
+            return self._scaled_lrs(self.factor)
         if self.last_epoch != self.total_iters:
             return _lrs(self.optimizer)
-        return [g["lr"] * (1.0 / self.factor) for g in self.optimizer.param_groups]
+        return self._scaled_lrs(1.0 / self.factor)
 
     def _get_closed_form_lr(self) -> list:
         restored = (self.last_epoch >= self.total_iters) * (1 - self.factor)
@@ -463,12 +465,12 @@ class LinearLR(LRScheduler):
         """Return the lr scaled by the ratio of this epoch's factor to the last one's."""
         self._warn_outside_step()
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
+            return self._scaled_lrs(self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return _lrs(self.optimizer)
         delta = self.end_factor - self.start_factor
         ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
-        return [g["lr"] * ratio for g in self.optimizer.param_groups]
+        return self._scaled_lrs(ratio)
 
     def _get_closed_form_lr(self) -> list:
         delta = self.end_factor - self.start_factor
@@ -494,7 +496,7 @@ class ExponentialLR(LRScheduler):
         self._warn_outside_step()
         if self._is_initial:
             return _lrs(self.optimizer)
-        return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
+        return self._scaled_lrs(self.gamma)
 
     def _get_closed_form_lr(self) -> list:
         return [b * self.gamma**self.last_epoch for b in self.base_lrs]
@@ -527,7 +529,7 @@ class PolynomialLR(LRScheduler):
             return _lrs(self.optimizer)
         n, t = self.last_epoch, self.total_iters
         decay = ((1.0 - n / t) / (1.0 - (n - 1) / t)) ** self.power
-        return [g["lr"] * decay for g in self.optimizer.param_groups]
+        return self._scaled_lrs(decay)
 
     def _get_closed_form_lr(self) -> list:
         done = min(self.total_iters, self.last_epoch)
@@ -866,6 +868,23 @@ def _set_momentum(group: dict, use_beta1: bool, momentum: float) -> None:
         group["momentum"] = momentum
 
 
+def _uses_beta1(optimizer: Optimizer) -> bool:
+    """Whether a cycled momentum is Adam's ``beta1`` (else ``momentum``); check there is one."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _start_momentum_cycle(optimizer: Optimizer, use_beta1: bool, bases: list, tops: list) -> None:
+    """Put every group at its max momentum and record both bounds in the group."""
+    for top, base, group in zip(tops, bases, optimizer.param_groups):
+        _set_momentum(group, use_beta1, top)
+        group["max_momentum"] = top
+        group["base_momentum"] = base
+
+
 class CyclicLR(LRScheduler):
     """Cycle each group's lr between ``base_lr`` and ``max_lr`` (a cyclical learning rate),
     cycling the momentum (or Adam's ``beta1``) inversely.
@@ -915,20 +934,13 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1(optimizer)
             self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
             self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for m, b, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups
-                ):
-                    _set_momentum(group, self.use_beta1, m)
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+                _start_momentum_cycle(
+                    optimizer, self.use_beta1, self.base_momentums, self.max_momentums
+                )
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -1056,14 +1068,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
-            _set(group, "lr", lr)
-        self._last_lr = _lrs(self.optimizer)
+        self._set_lrs(self.get_lr)
 
 
 class OneCycleLR(LRScheduler):
@@ -1157,18 +1162,11 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = _per_group("max_momentum", optimizer, max_momentum)
+            self.use_beta1 = _uses_beta1(optimizer)
+            max_ms = _per_group("max_momentum", optimizer, max_momentum)  # max first, as PyTorch
             base_ms = _per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for m, b, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    _set_momentum(group, self.use_beta1, m)
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+                _start_momentum_cycle(optimizer, self.use_beta1, base_ms, max_ms)
         super().__init__(optimizer, last_epoch)
 
     @staticmethod

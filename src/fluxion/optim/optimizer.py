@@ -60,6 +60,15 @@ _global_pre_hooks: OrderedDict = OrderedDict()
 _global_post_hooks: OrderedDict = OrderedDict()
 
 
+def _register_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False) -> _Handle:
+    """Add ``hook`` to ``hooks`` (first when ``prepend``); return the handle that removes it."""
+    handle = _Handle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 def register_optimizer_step_pre_hook(hook: Callable) -> _Handle:
     """Register ``hook(optimizer, args, kwargs)`` to run before every optimiser's ``step``.
 
@@ -68,9 +77,7 @@ def register_optimizer_step_pre_hook(hook: Callable) -> _Handle:
     >>> h = fluxion.optim.optimizer.register_optimizer_step_pre_hook(lambda o, a, k: None)
     >>> h.remove()
     """
-    handle = _Handle(_global_pre_hooks)
-    _global_pre_hooks[handle.id] = hook
-    return handle
+    return _register_hook(_global_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook: Callable) -> _Handle:
@@ -79,9 +86,7 @@ def register_optimizer_step_post_hook(hook: Callable) -> _Handle:
     >>> h = fluxion.optim.optimizer.register_optimizer_step_post_hook(lambda o, a, k: None)
     >>> h.remove()
     """
-    handle = _Handle(_global_post_hooks)
-    _global_post_hooks[handle.id] = hook
-    return handle
+    return _register_hook(_global_post_hooks, hook)
 
 
 def _typename(obj: Any) -> str:
@@ -120,6 +125,31 @@ def _to_scalar(x: Any) -> Any:
 def _value(x: Any) -> Any:
     """A hyper-parameter as a Python number (a tensor ``lr`` is read with ``item()``)."""
     return x.item() if isinstance(x, Tensor) else x
+
+
+def _check_lr(lr: Any) -> None:
+    """Reject a tensor ``lr`` with more than one element (every optimiser's first check)."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
+def _check_non_negative(*checks: tuple[str, Any]) -> None:
+    """Raise ``ValueError("Invalid <what>: <value>")`` for the first value not ``>= 0`` (or NaN).
+
+    The checks run in the order given, which is the order PyTorch's constructors use.
+    """
+    for what, value in checks:
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {what}: {value}")
+
+
+def _check_fused(fused: bool | None, differentiable: bool, foreach: bool | None) -> None:
+    """Reject the flag combinations PyTorch rejects for ``fused=True``."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def _hooked_step(func: Callable) -> Callable:
@@ -246,9 +276,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_step_pre_hook(lambda o, a, k: None).remove()
         """
-        handle = _Handle(self._optimizer_step_pre_hooks)
-        self._optimizer_step_pre_hooks[handle.id] = hook
-        return handle
+        return _register_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook: Callable) -> _Handle:
         """Register ``hook(optimizer, args, kwargs)`` to run after this optimiser's ``step``.
@@ -256,17 +284,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_step_post_hook(lambda o, a, k: None).remove()
         """
-        handle = _Handle(self._optimizer_step_post_hooks)
-        self._optimizer_step_post_hooks[handle.id] = hook
-        return handle
-
-    @staticmethod
-    def _register(hooks: OrderedDict, hook: Callable, prepend: bool) -> _Handle:
-        handle = _Handle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _register_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
         """Register ``hook(optimizer)`` to run before :meth:`state_dict`.
@@ -274,7 +292,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_state_dict_pre_hook(lambda o: None).remove()
         """
-        return self._register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+        return _register_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
         """Register ``hook(optimizer, state_dict)`` (may return a new dict) after ``state_dict``.
@@ -282,7 +300,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_state_dict_post_hook(lambda o, sd: None).remove()
         """
-        return self._register(self._optimizer_state_dict_post_hooks, hook, prepend)
+        return _register_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
         """Register ``hook(optimizer, state_dict)`` (may return a new dict) before loading.
@@ -290,7 +308,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_load_state_dict_pre_hook(lambda o, sd: None).remove()
         """
-        return self._register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+        return _register_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
         """Register ``hook(optimizer)`` to run after :meth:`load_state_dict`.
@@ -298,7 +316,7 @@ class Optimizer:
         >>> opt = fluxion.optim.SGD([fluxion.zeros(1, requires_grad=True)], lr=0.1)
         >>> opt.register_load_state_dict_post_hook(lambda o: None).remove()
         """
-        return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+        return _register_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ----------------------------------------------------------------- state dicts
     def state_dict(self) -> dict[str, Any]:
@@ -443,11 +461,26 @@ class Optimizer:
         """
         raise NotImplementedError
 
-    def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
-        if closure is None:
-            return None
-        with fluxion.enable_grad():
-            return closure()
+    def _step_groups(self, closure: Callable[[], Any] | None) -> Any:
+        """Run the ``step`` of the built-in optimisers and return ``closure()``'s loss.
+
+        The closure runs with grad enabled; then ``self._update_group(group)`` runs for every
+        group, with grad mode on only when ``differentiable``.
+        """
+        loss = None
+        if closure is not None:
+            with fluxion.enable_grad():
+                loss = closure()
+        with fluxion.set_grad_enabled(self.defaults["differentiable"]):
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _set_group_defaults(self, **defaults: Any) -> None:
+        """Fill in the hyper-parameters missing from every group (an older pickled state)."""
+        for group in self.param_groups:
+            for name, value in defaults.items():
+                group.setdefault(name, value)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters (with its own hyper-parameters) to ``param_groups``.

@@ -7,7 +7,7 @@ from typing import Any
 
 import fluxion
 
-from .optimizer import Optimizer, _new_step, _value
+from .optimizer import Optimizer, _check_lr, _check_non_negative, _new_step, _value
 
 __all__ = ["RMSprop"]
 
@@ -54,18 +54,14 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, fluxion.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_lr(lr)
+        _check_non_negative(
+            ("learning rate", lr),
+            ("epsilon value", eps),
+            ("momentum value", momentum),
+            ("weight_decay value", weight_decay),
+            ("alpha value", alpha),
+        )
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -82,26 +78,19 @@ class RMSprop(Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        self._set_group_defaults(
+            momentum=0,
+            centered=False,
+            foreach=None,
+            maximize=False,
+            differentiable=False,
+            capturable=False,
+        )
         self._tensorize_steps()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimisation step; return ``closure()``'s loss when given.
-
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-        """
-        loss = self._closure_loss(closure)
-        with fluxion.set_grad_enabled(self.defaults["differentiable"]):
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
+        """Perform one optimisation step; return ``closure()``'s loss when given."""
+        return self._step_groups(closure)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr = _value(group["lr"])

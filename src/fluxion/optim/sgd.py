@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import fluxion
-
-from .optimizer import Optimizer, _value
+from .optimizer import Optimizer, _check_fused, _check_lr, _value
 
 __all__ = ["SGD"]
 
@@ -56,8 +54,8 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, fluxion.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        _check_lr(lr)
+        # ``< 0.0`` rather than ``not 0.0 <=``, as PyTorch's SGD: a NaN lr is accepted here
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -78,32 +76,17 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+        self._set_group_defaults(
+            nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False
+        )
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimisation step; return ``closure()``'s loss when given.
-
-        Args:
-            closure: Re-evaluates the model and returns the loss (run with grad enabled).
-        """
-        loss = self._closure_loss(closure)
-        with fluxion.set_grad_enabled(self.defaults["differentiable"]):
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
+        """Perform one optimisation step; return ``closure()``'s loss when given."""
+        return self._step_groups(closure)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr = _value(group["lr"])

@@ -5,20 +5,5 @@ The implementation lives in :mod:`fluxion.nn.module`; this file only re-exports 
 
 from __future__ import annotations
 
-from ..module import (
-    Module,
-    RemovableHandle,
-    register_module_forward_hook,
-    register_module_forward_pre_hook,
-    register_module_full_backward_hook,
-    register_module_full_backward_pre_hook,
-)
-
-__all__ = [
-    "Module",
-    "RemovableHandle",
-    "register_module_forward_pre_hook",
-    "register_module_forward_hook",
-    "register_module_full_backward_pre_hook",
-    "register_module_full_backward_hook",
-]
+from ..module import *  # noqa: F403  (a re-export shim: exactly fluxion.nn.module's API)
+from ..module import __all__  # noqa: F401

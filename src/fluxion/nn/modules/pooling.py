@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ...tensor import Tensor
 from .. import functional as F
 from ..module import Module
@@ -21,7 +24,12 @@ def _single(value) -> tuple:
 
 
 class _MaxPoolNd(Module):
-    """Shared state and ``repr`` of the max-pooling layers (arguments kept as given)."""
+    """Shared state, ``forward`` and ``repr`` of the max-pooling layers (arguments kept as given).
+
+    Subclasses name their functional in ``_pool`` (``F.max_pool1d`` or ``F.max_pool2d``).
+    """
+
+    _pool: Callable[..., Any]
 
     def __init__(
         self,
@@ -46,6 +54,17 @@ class _MaxPoolNd(Module):
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
+    def forward(self, input: Tensor):
+        return self._pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
 
 class MaxPool1d(_MaxPoolNd):
     """Take the maximum over sliding windows of ``(N, C, L)`` or ``(C, L)`` input.
@@ -62,16 +81,7 @@ class MaxPool1d(_MaxPoolNd):
     tensor([[3., 2.]])
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _pool = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -93,16 +103,7 @@ class MaxPool2d(_MaxPoolNd):
               [13., 15.]]]])
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _pool = staticmethod(F.max_pool2d)
 
 
 class _AvgPoolNd(Module):

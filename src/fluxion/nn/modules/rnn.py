@@ -52,6 +52,13 @@ def _gru_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Ten
     return n + z * (h - n)  # (1 - z) * n + z * h
 
 
+def _reset_uniform(module: Module) -> None:
+    """Draw every parameter of ``module`` from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
+    stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
 def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
     """``x @ w_ih.T + bias`` for ``x`` of shape (L, N, in): one GEMM over every step."""
     steps, batch, size = x.shape
@@ -135,9 +142,9 @@ class RNNBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = proj_size
-        directions = 2 if bidirectional else 1
+        directions = self._num_directions
         gate_size = _GATES[mode] * hidden_size
-        real_hidden = proj_size if proj_size > 0 else hidden_size
+        real_hidden = self._state_sizes[0]
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
@@ -163,12 +170,24 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
 
     def flatten_parameters(self) -> None:
         """Do nothing: PyTorch compacts weights for cuDNN here; fluxion has nothing to compact."""
+
+    @property
+    def _num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _state_sizes(self) -> tuple[int, int]:
+        """Features of ``h`` (``proj_size`` when projecting) and of the LSTM cell state ``c``."""
+        return (self.proj_size if self.proj_size > 0 else self.hidden_size, self.hidden_size)
+
+    def _state_shapes(self, batch: int, n_states: int) -> list[tuple[int, int, int]]:
+        """Shapes of ``h0`` (and ``c0``): ``(num_layers * directions, batch, features)``."""
+        layers = self.num_layers * self._num_directions
+        return [(layers, batch, size) for size in self._state_sizes[:n_states]]
 
     @property
     def _flat_weights(self) -> list:
@@ -227,12 +246,9 @@ class RNNBase(Module):
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                 f"{input.shape[-1]}"
             )
-        layers = self.num_layers * (2 if self.bidirectional else 1)
-        batch = input.shape[1]
-        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
-        sizes = [real_hidden, self.hidden_size]
-        for k, state in enumerate(states):
-            expected = (layers, batch, sizes[k])
+        for k, (state, expected) in enumerate(
+            zip(states, self._state_shapes(input.shape[1], len(states)))
+        ):
             if tuple(state.shape) != expected:
                 which = f"hidden[{k}]" if len(states) == 2 else "hidden"
                 raise RuntimeError(f"Expected {which} size {expected}, got {list(state.shape)}")
@@ -245,7 +261,7 @@ class RNNBase(Module):
         ``states`` holds ``h0`` (and ``c0`` for LSTM), each ``(layers * directions, N, H)``.
         Returns the last layer's output ``(L, N, directions * H)`` and the final states.
         """
-        directions = 2 if self.bidirectional else 1
+        directions = self._num_directions
         init_states = [s.unbind(0) for s in states]
         finals: list[list[Tensor]] = [[] for _ in states]
         x = input
@@ -335,12 +351,9 @@ class RNNBase(Module):
         elif self.batch_first:
             input = input.transpose(0, 1)
         if states is None:
-            layers = self.num_layers * (2 if self.bidirectional else 1)
-            real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
-            sizes = [real_hidden, self.hidden_size][:n_states]
-            batch = input.shape[1]
             states = tuple(
-                zeros(layers, batch, s, dtype=input.dtype, device=input.device) for s in sizes
+                zeros(shape, dtype=input.dtype, device=input.device)
+                for shape in self._state_shapes(input.shape[1], n_states)
             )
         self._check_args(input, states)
         output, finals = self._run(input, states)
@@ -566,9 +579,7 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``."""
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -34,6 +34,15 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1):
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
+def _add_residual(block: BasicBlock | Bottleneck, x: Tensor, out: Tensor) -> Tensor:
+    """Add the block's input (through ``downsample`` when set) to ``out``, then ReLU."""
+    identity = x
+    if block.downsample is not None:
+        identity = block.downsample(x)
+    out += identity
+    return block.relu(out)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a residual connection (ResNet-18/34)."""
 
@@ -66,13 +75,9 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
+        return _add_residual(self, x, out)
 
 
 class Bottleneck(nn.Module):
@@ -106,14 +111,10 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
+        return _add_residual(self, x, out)
 
 
 class ResNet(nn.Module):
