@@ -26,6 +26,18 @@ def _time(step, number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
+def _settle() -> None:
+    """Let the other library's idle BLAS/OpenMP threads stop spinning before timing.
+
+    NumPy's OpenBLAS threads spin for about 0.1 s after each call (2**28 cycles) and torch's
+    OpenMP threads for a while too. Timed right after the other library, a step on 2 cores then
+    waits for cores that idle threads are spinning on (measured: torch's MLP step 0.6 ms alone,
+    120 ms right after fluxion's). A short sleep puts them to sleep, as in a real program that
+    uses one library.
+    """
+    time.sleep(0.2)
+
+
 def _peak_rss_mb(lib_name: str) -> float:
     """Peak RSS above the post-import baseline, measured in a fresh process.
 
@@ -82,6 +94,7 @@ def main(argv=None) -> int:
         times: dict = {k: [] for k in steps}
         for _ in range(args.repeat):  # alternate, so drift hits every contender alike
             for k, s in steps.items():
+                _settle()
                 times[k].append(_time(s, number))
         med = {k: statistics.median(v) for k, v in times.items()}
         unit, scale = ("us/op", 1e6 / per) if per > 1 else ("ms", 1e3)

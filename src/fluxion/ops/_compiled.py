@@ -287,7 +287,8 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
         else:
             name = fresh("g")
             lines.append(f"{name} = {o}[{i}]")
-            uncertain.add(name)
+            if not issubclass(cls, OpNode):  # registry rules always return arrays; a custom
+                uncertain.add(name)  # Function's backward may return None for an input
             outs.append(name)
     return outs
 

@@ -171,15 +171,28 @@ def _conv_out(size, kernel, stride, padding, dilation):
 # (lo, hi) pairs per spatial dim (asymmetric for padding='same' with even kernels).
 
 
+def _fill_cols(dst, src, kernel, stride, dilation, out, kaxis: int):
+    """im2col by kernel position: ``dst[..k.., kpos] = src``'s strided slice for ``kpos``.
+
+    One block copy per kernel position (25 for 5x5), each over the whole batch with the output
+    positions innermost. Measured on LeNet's convolutions: 5-10x faster than copying the 2*nd-D
+    sliding-window view in one reshape, whose innermost axes are the short kernel ones.
+    """
+    lead = (slice(None),) * kaxis
+    for kpos in itertools.product(*[range(k) for k in kernel]):
+        dst[lead + kpos] = src[_at(kpos, dilation, out, stride)]
+    return dst
+
+
 def _group_cols(xp, input, kernel, stride, padding, dilation, groups, out):
     """im2col: ``(N, G, C/G * prod(K), prod(out))``, the one copy the forward makes."""
     n, c = input.shape[:2]
-    nd = len(kernel)
-    win = _windows(xp, _pad(xp, input, padding, 0), kernel, stride, dilation, out)
-    win = win.reshape((n, groups, c // groups) + out + kernel)
-    perm = (0, 1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + tuple(range(3, 3 + nd))
+    x = _pad(xp, input, padding, 0)
+    x = x.reshape((n, groups, c // groups) + x.shape[2:])
+    cols = xp.empty((n, groups, c // groups) + tuple(kernel) + tuple(out), dtype=input.dtype)
+    _fill_cols(cols, x, kernel, stride, dilation, out, 3)
     k = c // groups * math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
-    return win.transpose(perm).reshape(n, groups, k, math.prod(out))
+    return cols.reshape(n, groups, k, math.prod(out))
 
 
 def _conv_fwd(xp, input, weight, bias, stride, padding, dilation, groups):
@@ -211,14 +224,15 @@ def _conv_bw_weight_fwd(xp, input, grad_output, kernel_size, stride, padding, di
     o = grad_output.shape[1]
     out = grad_output.shape[2:]
     nd = len(kernel_size)
-    win = _windows(xp, _pad(xp, input, padding, 0), kernel_size, stride, dilation, out)
-    win = win.reshape((n, groups, c // groups) + out + kernel_size)
-    # (G, K, N*P): output positions innermost, so the copy reads the window view with short
-    # strides (about 5x faster than K innermost), and the product below contracts the
-    # contiguous axis of both operands (A @ B.T, BLAS's best case)
-    perm = (1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + (0,) + tuple(range(3, 3 + nd))
+    x = _pad(xp, input, padding, 0)
+    x = x.reshape((n, groups, c // groups) + x.shape[2:])
+    x = x.transpose((1, 2, 0) + tuple(range(3, 3 + nd)))  # (G, C/G, N, *S)
+    # (G, K, N*P): output positions innermost, and the product below contracts the contiguous
+    # axis of both operands (A @ B.T, BLAS's best case)
+    cols = xp.empty((groups, c // groups) + tuple(kernel_size) + (n,) + tuple(out), x.dtype)
+    _fill_cols(cols, x, kernel_size, stride, dilation, out, 2)
     k, p = c // groups * math.prod(kernel_size), math.prod(out)
-    cols = win.transpose(perm).reshape(groups, k, n * p)
+    cols = cols.reshape(groups, k, n * p)
     gy = grad_output.reshape(n, groups, o // groups, p).transpose(1, 2, 0, 3)
     gy = gy.reshape(groups, o // groups, n * p)  # (G, Og, N*P)
     dw = xp.matmul(gy, cols.transpose(0, 2, 1))  # (G, Og, K)
@@ -359,7 +373,7 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
         if v.dtype.kind == "f":
             better |= v != v  # PyTorch: (val > maxval) || isnan(val)
         xp.maximum(values, v, out=values)  # propagates NaN, like the update above
-        arg[better] = k
+        xp.copyto(arg, k, where=better)  # (a boolean-mask assignment is ~3x slower)
     # flat index in the unpadded input plane of the winning position. PyTorch never visits the
     # padding: where it won (every element of the window is the padding value, e.g. -inf),
     # the index is the window's first element
