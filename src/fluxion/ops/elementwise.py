@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
-from .._backend import threaded
+from .._backend import PARALLEL_MIN as _PAR
+from .._backend import blockwise, threaded, threaded_binary
 from ..tensor import Tensor
 from . import _registry
 from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
+from ._registry import xp as _xp
+
+_ndarray = _xp.ndarray
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -139,11 +143,37 @@ def _alpha(xp, alpha, dtype):
 
 # ------------------------------------------------------------------------ binary arithmetic
 
+# Arithmetic on large arrays is split over threads (fluxion._backend): forwards and the raw
+# (first-order) rules call these instead of the operators. Small operands go straight to the ufunc.
+_add = threaded_binary("add")
+_sub = threaded_binary("subtract")
+_mul = threaded_binary("multiply")
+_div = threaded_binary("true_divide")
+_negative = threaded(lambda xp, input: xp.negative(input), "negative")
+
+
+def _neg(grad):
+    """``-grad`` for a raw gradient (an array or a NumPy scalar)."""
+    return -grad if grad.size < _PAR else _negative(_xp, grad)
+
+
+def _fused(kernel, grad, *operands):
+    """A raw rule's chain of ufuncs in one buffer, blockwise on every core; None if small.
+
+    ``kernel(out, grad, *operands)`` repeats the rule's expression operation by operation, in
+    the same order, writing into ``out`` (of ``grad``'s shape and dtype), so the result is the
+    expression's to the bit. Every array operand must have ``grad``'s shape and dtype; otherwise
+    (and below the backend's size threshold) this returns None and the rule takes its plain path.
+    """
+    if type(grad) is not _ndarray:
+        return None
+    return blockwise(kernel, grad.shape, grad.dtype, grad, *operands)
+
 
 def _add_fwd(xp, input, other, alpha=1):
     if alpha == 1:
-        return xp.add(input, other)
-    return xp.add(input, xp.multiply(other, _alpha(xp, alpha, _result_dtype(input, other))))
+        return _add(xp, input, other)
+    return _add(xp, input, _mul(xp, other, _alpha(xp, alpha, _result_dtype(input, other))))
 
 
 add = defop(
@@ -155,6 +185,10 @@ add = defop(
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, alpha: grad if alpha == 1 else grad * alpha,
+    },
+    raw_grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, alpha: grad if alpha == 1 else _mul(_xp, grad, alpha),
     },
 )
 
@@ -172,8 +206,8 @@ def _sub_fwd(xp, input, other, alpha=1):
         )
     input, other = _registry.promote_pair(input, other)  # after the check: bools become ints
     if alpha == 1:
-        return xp.subtract(input, other)
-    return xp.subtract(input, xp.multiply(other, _alpha(xp, alpha, _result_dtype(input, other))))
+        return _sub(xp, input, other)
+    return _sub(xp, input, _mul(xp, other, _alpha(xp, alpha, _result_dtype(input, other))))
 
 
 sub = defop(
@@ -184,6 +218,10 @@ sub = defop(
     grads={
         "input": lambda grad: grad,
         "other": lambda grad, alpha: -grad if alpha == 1 else grad * -alpha,
+    },
+    raw_grads={
+        "input": lambda grad: grad,
+        "other": lambda grad, alpha: _neg(grad) if alpha == 1 else _mul(_xp, grad, -alpha),
     },
 )
 
@@ -226,22 +264,43 @@ def rsub(input, other, *, alpha=1):
 
 mul = defop(
     "mul",
-    lambda xp, input, other: xp.multiply(input, other),
+    _mul,
     broadcasts=True,
     promote="promote",
     array_rules=True,
     grads={"input": lambda grad, other: grad * other, "other": lambda grad, input: grad * input},
+    raw_grads={
+        "input": lambda grad, other: grad * other if grad.size < _PAR else _mul(_xp, grad, other),
+        "other": lambda grad, input: grad * input if grad.size < _PAR else _mul(_xp, grad, input),
+    },
 )
+
+
+def _div_other_kernel(out, grad, input, other):
+    _xp.negative(grad, out=out)
+    _xp.multiply(out, input, out=out)
+    _xp.divide(out, _xp.multiply(other, other), out=out)
+
+
+def _div_other_raw(grad, input, other):
+    if grad.size >= _PAR and (out := _fused(_div_other_kernel, grad, input, other)) is not None:
+        return out
+    return -grad * input / (other * other)
+
 
 _true_div = defop(
     "div",
-    lambda xp, input, other: xp.true_divide(input, other),
+    _div,
     broadcasts=True,
     promote="float",
     array_rules=True,
     grads={
         "input": lambda grad, other: grad / other,
         "other": lambda grad, input, other: -grad * input / (other * other),
+    },
+    raw_grads={
+        "input": lambda grad, other: grad / other if grad.size < _PAR else _div(_xp, grad, other),
+        "other": _div_other_raw,
     },
 )
 
@@ -531,21 +590,96 @@ _THREADED = {  # op name -> the NumPy ufunc its forward is (None: a composite fo
 }  # fmt: skip
 
 
-def _unary(name, fn, rule, promote="float", array_rules=True, **kw):
+def _unary(name, fn, rule, promote="float", array_rules=True, raw=None, **kw):
     # array_rules: most pointwise rules are operator-only, so first-order backward runs them on
-    # raw arrays; the ones calling Tensor methods (``input.cos()``) pass False.
+    # raw arrays; the ones calling Tensor methods (``input.cos()``) pass False. ``raw``: the
+    # rule spelled on raw arrays with the threaded kernels (first-order backward).
     return defop(
         name,
         threaded(fn, _THREADED[name]) if name in _THREADED else fn,
         grads={"input": rule} if callable(rule) or rule is ZERO else rule,
         promote=promote,
         array_rules=array_rules,
+        raw_grads=None if raw is None else {"input": raw},
         **kw,
     )
 
 
+# The raw rules of the hot unary ops. Each kernel is its Tensor rule's expression, one ufunc at
+# a time into one buffer (see _fused); below the size threshold the rule is the plain expression.
+
+
+def _tanh_kernel(out, grad, result):  # grad * (1 - result * result)
+    _xp.multiply(result, result, out=out)
+    _xp.subtract(1, out, out=out)
+    _xp.multiply(grad, out, out=out)
+
+
+def _tanh_raw(grad, result):
+    if grad.size >= _PAR and (out := _fused(_tanh_kernel, grad, result)) is not None:
+        return out
+    return grad * (1 - result * result)
+
+
+def _sigmoid_kernel(out, grad, result):  # grad * result * (1 - result)
+    _xp.multiply(grad, result, out=out)
+    _xp.multiply(out, _xp.subtract(1, result), out=out)
+
+
+def _sigmoid_raw(grad, result):
+    if grad.size >= _PAR and (out := _fused(_sigmoid_kernel, grad, result)) is not None:
+        return out
+    return grad * result * (1 - result)
+
+
+def _sin_kernel(out, grad, input):  # grad * input.cos()
+    _xp.cos(input, out=out)
+    _xp.multiply(grad, out, out=out)
+
+
+def _sin_raw(grad, input):
+    if grad.size >= _PAR and (out := _fused(_sin_kernel, grad, input)) is not None:
+        return out
+    return grad * _xp.cos(input)
+
+
+def _cos_kernel(out, grad, input):  # -grad * input.sin()
+    _xp.sin(input, out=out)
+    _xp.multiply(_xp.negative(grad), out, out=out)
+
+
+def _cos_raw(grad, input):
+    if grad.size >= _PAR and (out := _fused(_cos_kernel, grad, input)) is not None:
+        return out
+    return -grad * _xp.sin(input)
+
+
+def _sqrt_kernel(out, grad, result):  # grad / (result * 2)
+    _xp.divide(grad, _xp.multiply(result, 2), out=out)
+
+
+def _sqrt_raw(grad, result):
+    if grad.size >= _PAR and (out := _fused(_sqrt_kernel, grad, result)) is not None:
+        return out
+    return grad / (result * 2)
+
+
+def _relu_kernel(out, grad, result):  # grad * (result > 0)
+    _xp.multiply(grad, _xp.greater(result, 0), out=out)
+
+
+def _relu_raw(grad, result):
+    if grad.size >= _PAR and (out := _fused(_relu_kernel, grad, result)) is not None:
+        return out
+    return grad * (result > 0)
+
+
 neg = _unary(
-    "neg", lambda xp, input: xp.negative(_no_bool(input, "neg")), lambda grad: -grad, promote=None
+    "neg",
+    lambda xp, input: xp.negative(_no_bool(input, "neg")),
+    lambda grad: -grad,
+    promote=None,
+    raw=_neg,
 )
 negative = neg
 # d|x|/dx at 0 := 0 (sign(0) == 0), same as PyTorch
@@ -557,10 +691,20 @@ abs = _unary(
     array_rules=False,
 )
 absolute = abs
-exp = _unary("exp", lambda xp, input: xp.exp(input), lambda grad, result: grad * result)
+exp = _unary(
+    "exp",
+    lambda xp, input: xp.exp(input),
+    lambda grad, result: grad * result,
+    raw=lambda grad, result: grad * result if grad.size < _PAR else _mul(_xp, grad, result),
+)
 exp2 = _unary("exp2", lambda xp, input: xp.exp2(input), lambda grad, result: grad * result * _LN2)
 expm1 = _unary("expm1", lambda xp, input: xp.expm1(input), lambda grad, result: grad * (result + 1))
-log = _unary("log", lambda xp, input: xp.log(input), lambda grad, input: grad / input)
+log = _unary(
+    "log",
+    lambda xp, input: xp.log(input),
+    lambda grad, input: grad / input,
+    raw=lambda grad, input: grad / input if grad.size < _PAR else _div(_xp, grad, input),
+)
 log2 = _unary("log2", lambda xp, input: xp.log2(input), lambda grad, input: grad / (input * _LN2))
 log10 = _unary(
     "log10", lambda xp, input: xp.log10(input), lambda grad, input: grad / (input * _LN10)
@@ -571,7 +715,12 @@ log1p = _unary(
     lambda grad, input: grad / (input + 1),
     node_name="Log1PBackward0",
 )
-sqrt = _unary("sqrt", lambda xp, input: xp.sqrt(input), lambda grad, result: grad / (result * 2))
+sqrt = _unary(
+    "sqrt",
+    lambda xp, input: xp.sqrt(input),
+    lambda grad, result: grad / (result * 2),
+    raw=_sqrt_raw,
+)
 rsqrt = _unary(
     "rsqrt",
     lambda xp, input: 1 / xp.sqrt(input),
@@ -583,12 +732,14 @@ sin = _unary(
     lambda xp, input: xp.sin(input),
     lambda grad, input: grad * input.cos(),
     array_rules=False,
+    raw=_sin_raw,
 )
 cos = _unary(
     "cos",
     lambda xp, input: xp.cos(input),
     lambda grad, input: -grad * input.sin(),
     array_rules=False,
+    raw=_cos_raw,
 )
 tan = _unary(
     "tan", lambda xp, input: xp.tan(input), lambda grad, result: grad * (result * result + 1)
@@ -622,7 +773,10 @@ cosh = _unary(
     array_rules=False,
 )
 tanh = _unary(
-    "tanh", lambda xp, input: xp.tanh(input), lambda grad, result: grad * (1 - result * result)
+    "tanh",
+    lambda xp, input: xp.tanh(input),
+    lambda grad, result: grad * (1 - result * result),
+    raw=_tanh_raw,
 )
 
 
@@ -632,13 +786,19 @@ def _sigmoid_fwd(xp, input):
     return xp.where(input >= 0, 1 / (1 + e), e / (1 + e)).astype(e.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda grad, result: grad * result * (1 - result))
+sigmoid = _unary(
+    "sigmoid",
+    _sigmoid_fwd,
+    lambda grad, result: grad * result * (1 - result),
+    raw=_sigmoid_raw,
+)
 # relu'(0) := 0, same as PyTorch
 relu = _unary(
     "relu",
     lambda xp, input: xp.maximum(_no_bool(input, "relu"), 0),
     lambda grad, result: grad * (result > 0),
     promote=None,
+    raw=_relu_raw,
 )
 
 
