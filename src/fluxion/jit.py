@@ -36,6 +36,7 @@ from typing import Any
 
 from . import dtypes as _dt
 from . import random as _random
+from ._backend import PARALLEL_MIN
 from .autograd import engine as _engine
 from .autograd.grad_mode import state as _grad_state
 from .ops._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array, xp
@@ -170,6 +171,9 @@ class _Builder:
             ins = [self.input_expr(a, d) for a, d in zip(args, datas)]
         ins += [self.const(a) for a in attrs]
         ufunc = getattr(op, "ufunc", None)
+        small = all(getattr(d, "size", 0) < PARALLEL_MIN for d in datas)
+        if ufunc is None and small and not op.seq_input:
+            ufunc = getattr(op, "small_ufunc", None)  # the forward would call just that
         if ufunc is not None and not attrs and not op.seq_input:
             call = f"{self.const(ufunc)}({', '.join(ins)})"
         else:

@@ -326,11 +326,13 @@ def _chunked(gen: Generator, n_words: int, fill) -> None:
     for _ in range(helpers):
         pool.submit(work)
     chunks = 0
-    for start in range(0, n_words, _CHUNK):
-        todo.put((gen._u32_array(min(_CHUNK, n_words - start)), start))
-        chunks += 1
-    for _ in range(helpers):
-        todo.put(None)
+    try:
+        for start in range(0, n_words, _CHUNK):
+            todo.put((gen._u32_array(min(_CHUNK, n_words - start)), start))
+            chunks += 1
+    finally:  # even when drawing raises (KeyboardInterrupt): never leave a pool thread waiting
+        for _ in range(helpers):
+            todo.put(None)
     while True:  # help with what the helpers have not taken
         try:
             item = todo.get_nowait()

@@ -231,6 +231,7 @@ def threaded_binary(ufunc: str):
         return large(xp, input, other)
 
     run.__name__ = run.__qualname__ = f"{ufunc}_forward"
+    run.small_ufunc = uf  # what it calls for operands below PARALLEL_MIN (fluxion.jit uses it)
     return run
 
 

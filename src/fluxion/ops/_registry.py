@@ -506,6 +506,11 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
     sig_src = str(sig.replace(parameters=params))[1:-1]
     ufunc = _plain_ufunc(op.forward, params)
     op.ufunc = ufunc  # what the generated path calls instead of the forward (fluxion.jit too)
+    # The bare ufunc a thread-splitting forward (_backend.threaded*) calls for small operands:
+    # fluxion.jit calls it directly when the traced operands are small
+    op.small_ufunc = ufunc or getattr(op.forward, "small_ufunc", None)
+    if op.small_ufunc is None and hasattr(op.forward, "__wrapped__"):
+        op.small_ufunc = _plain_ufunc(op.forward.__wrapped__, params)
     ns = {
         "_apply": _apply,
         "_op": op,
