@@ -370,6 +370,7 @@ def test_random_randint_errors_like_torch():
 # ------------------------------------------------------------------------ bernoulli etc.
 
 
+@pytest.mark.torch_mkl_bernoulli
 @pytest.mark.parametrize("dtype", INTS + ["float32", "float64", "float16"])
 @pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 1.0])
 def test_random_bernoulli_scalar(dtype, p):
@@ -476,6 +477,7 @@ def test_random_normal_tensor_args_carry_gradients():
     np.testing.assert_array_equal(s.grad.numpy(), out.detach().numpy())
 
 
+@pytest.mark.torch_mkl_bernoulli
 def test_random_long_mixed_sequence_stays_in_step():
     rng = np.random.default_rng(0)
     calls = [
@@ -550,6 +552,7 @@ def test_random_inplace_errors_like_torch():
 # ------------------------------------------------------------------------ consumers
 
 
+@pytest.mark.torch_mkl_bernoulli
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 @pytest.mark.parametrize("shape", [(4,), (3, 5), (17, 33), (2, 3, 40)])
 def test_random_dropout_mask_matches_torch(p, shape):

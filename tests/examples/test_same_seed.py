@@ -65,6 +65,7 @@ def test_tool_model_is_the_demo_model(same_seed):
     assert all(np.array_equal(a, b) for a, b in zip(tool, demo, strict=True))
 
 
+@pytest.mark.torch_mkl_bernoulli
 def test_same_weights_batches_and_losses_to_float32_rounding(same_seed, data):
     flux, ref = _train_both(same_seed, data)
     assert same_seed.same_weights(flux, ref)
@@ -73,6 +74,7 @@ def test_same_weights_batches_and_losses_to_float32_rounding(same_seed, data):
     assert len(ulps) == STEPS and max(ulps) <= LOSS_ULPS, (flux.losses, ref.losses, ulps)
 
 
+@pytest.mark.torch_mkl_bernoulli
 def test_losses_are_bit_identical_when_torch_computes_the_four_kernels(same_seed, data):
     # Everything that stays fluxion's (random draws, ReLU, max pool, dropout, flatten, the
     # autograd graph, gradient accumulation) must then be exact: no tolerance.

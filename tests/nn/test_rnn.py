@@ -209,6 +209,7 @@ def test_rnn_all_weights_follow_torch_layout() -> None:
     fmod.flatten_parameters()  # a no-op, as on CPU in torch
 
 
+@pytest.mark.torch_mkl_bernoulli
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("p", [0.5, 1.0])
 def test_rnn_dropout_between_layers_matches_torch(kind, p) -> None:
