@@ -22,6 +22,8 @@ from ._torch_compare import DTYPES, build, compare, raises_like_torch, to_numpy
 
 torch = pytest.importorskip("torch")
 
+from .._draws import assert_same_draws  # noqa: E402 - needs torch
+
 _RNG = np.random.default_rng(1234)
 
 
@@ -349,7 +351,7 @@ def test_layer_factory_kwargs_set_parameter_dtype(ctor) -> None:
     for (name, tp), (fname, fp) in zip(tmod.named_parameters(), fmod.named_parameters()):
         assert name == fname
         assert fp.dtype == fluxion.float64
-        np.testing.assert_array_equal(to_numpy(fp), to_numpy(tp))
+        assert_same_draws(to_numpy(fp), to_numpy(tp))
 
 
 # ------------------------------------------------------------------------ constructor errors

@@ -1441,8 +1441,8 @@ _DOCS = {
     ),
     "log10": (
         "Return the base-10 logarithm of each element.",
-        "fluxion.log10(fluxion.tensor([1.0, 100.0]))",
-        "tensor([0., 2.])",
+        "fluxion.log10(fluxion.tensor([1.0, 10.0]))",
+        "tensor([0., 1.])",
     ),
     "log1p": (
         "Return ``log(1 + input)``, accurate for small inputs.",
