@@ -34,7 +34,6 @@ from _thread import get_ident
 from collections.abc import Callable
 from typing import Any
 
-from . import dtypes as _dt
 from . import random as _random
 from ._backend import PARALLEL_MIN
 from .autograd import engine as _engine
@@ -227,6 +226,7 @@ class _Builder:
                     else:
                         s = self.fresh("g")
                         self.lines.append(f"{s} = {cbuf[nr]} + {gname}")
+                        self.lines.append(f"del {cbuf[nr]}, {gname}")  # dead from here on
                         cbuf[nr] = s
                 left = deps[child] - 1
                 deps[child] = left
@@ -240,7 +240,12 @@ class _Builder:
             target = f"A[{pos}]._accumulator()" if pos is not None else self.const(node)
             if pos is None:
                 self.leaves.append(node)
-            self.lines.append(f"{target}.apply_raw([{buf[0]}])")
+            # the list keeps the only reference (the variable is dropped): the leaf may take
+            # a gradient array nothing else refers to instead of copying it
+            lst = self.fresh("l")
+            self.lines.append(f"{lst} = [{buf[0]}]")
+            self.lines.append(f"del {buf[0]}")
+            self.lines.append(f"{target}.apply_raw({lst})")
             return []
         event = node_event.get(id(node))
         if event is None or not isinstance(node, OpNode):
@@ -256,10 +261,8 @@ class _Builder:
             env += [self.const(a) for a in attrs] + aux
             if op.save_result:
                 env.append(self.var_of[id(values)])
-            for i, is_dtype in op.shape_idx:
-                env.append(
-                    self.const(_dt.FROM_NP[node._dtypes[i]] if is_dtype else node._shapes[i])
-                )
+            for i, kind in op.shape_idx:
+                env.append(self.const(node._meta(i, kind)))
             return self.array_rules(node, op, buf[0], env, values._data.shape)
         # The long way, through the node's own code: put fresh saved values in, run it, free.
         n = self.const(node)
@@ -271,10 +274,15 @@ class _Builder:
         if aux:  # the node keeps the index output among its attributes: today's, not the trace's
             self.lines.append(f"{n}._attrs = {self.const(tuple(attrs))} + ({aux[0]},)")
         self.lines.append(f"{o} = {n}.apply_raw([{', '.join(b or 'None' for b in buf)}])")
+        self.lines.append(f"del {', '.join(b for b in buf if b is not None)}")
         self.lines.append(f"{n}.release()")
-        return [
-            f"{o}[{i}]" if e[0] is not None else None for i, e in enumerate(node.next_functions)
-        ]
+        outs = []
+        for i, e in enumerate(node.next_functions):
+            outs.append(self.fresh("g") if e[0] is not None else None)
+            if outs[-1] is not None:
+                self.lines.append(f"{outs[-1]} = {o}[{i}]")
+        self.lines.append(f"del {o}")  # each gradient now has one name: a leaf may take it
+        return outs
 
     def array_rules(self, node, op, grad: str, env: list, out_shape: tuple) -> list:
         outs = []
@@ -295,6 +303,7 @@ class _Builder:
                 dt = self.const(node._cast[i])
                 self.lines.append(f"if {g}.dtype != {dt}: {g} = {g}.astype({dt})")
             outs.append(g)
+        self.lines.append(f"del {grad}")  # dead from here on: a leaf may take what it frees
         return outs
 
 

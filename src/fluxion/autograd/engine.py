@@ -7,6 +7,7 @@ input. Leaves that require grad are reached through :class:`AccumulateGrad`.
 
 from __future__ import annotations
 
+import sys
 import weakref
 
 from ._hooks import RemovableHandle as _RemovableHandle
@@ -135,7 +136,14 @@ class AccumulateGrad(Node):
             return ()
         old = var.grad
         if old is None:
-            var.grad = _wrap_any(grad.copy())  # own it: one gradient may reach several leaves
+            # A leaf must own its .grad: one gradient may reach several leaves (add passes it
+            # through) or be the caller's array. As PyTorch's AccumulateGrad steals a gradient
+            # whose use count is 1, an array that nothing else refers to (the caller's list
+            # holds the only reference: no variable, tensor, node or view has it) is taken as it
+            # is; anything else is copied. Saves a copy of every parameter's gradient per step.
+            if _getrefcount(grad) > _TAKE_REFS or not _private(grad):
+                grad = grad.copy()
+            var.grad = _wrap_any(grad)
         elif old.requires_grad or not old._data.flags.writeable:
             var.grad = old + _wrap_any(grad)
         else:
@@ -145,6 +153,33 @@ class AccumulateGrad(Node):
             for hook in var._post_acc_hooks:
                 hook(var)
         return ()
+
+
+_getrefcount = sys.getrefcount
+# References to an array that only the caller's list holds, seen from inside ``apply_raw``: the
+# list's slot, the local ``grad`` and ``getrefcount``'s argument.
+_TAKE_REFS = 3
+
+
+def _private(a) -> bool:
+    """Whether array ``a`` (only the caller's list refers to it) can become a leaf's ``.grad``.
+
+    It must be writeable and own its memory, or be a row-major view of the whole of a buffer
+    that nothing else refers to (``weight.t()``'s gradient is the transpose of a fresh product).
+    """
+    flags = a.flags
+    if not getattr(flags, "writeable", True):  # CuPy's flags have no writeable
+        return False
+    base = a.base
+    if base is None:
+        return True
+    return (
+        type(base) is type(a)
+        and base.base is None
+        and _getrefcount(base) <= 3  # the view's reference, the local name, the argument
+        and base.size == a.size
+        and flags.c_contiguous
+    )
 
 
 def gradient_edge(t) -> tuple:
@@ -266,6 +301,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         while ready:
             node = ready.pop()  # LIFO: finish one branch first, so fewer pending grads are alive
             buf = pending.pop(node, None)
+            g = in_grads = None  # the last node's gradients: a leaf may take its buffer
             if general or node._hooked:
                 in_grads = _run_node(node, buf, raw, accumulate, targets, captured, needed)
                 if in_grads is _SKIP:

@@ -170,6 +170,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
                 uncertain.add(new)
             else:
                 lines.append(f"{new} = {old} + {g}")
+            lines.append(f"del {old}, {g}")  # dead: arrays nothing refers to can be taken or freed
             try:
                 event = next(gen)
             except StopIteration:
@@ -239,11 +240,13 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
                     lines.append(f"{name} = _res({n})")
                 else:
                     m = j2 - n_attrs - (1 if op.save_result else 0)
-                    i, is_dtype = op.shape_idx[m]
-                    if is_dtype:
+                    i, kind = op.shape_idx[m]
+                    if kind == "dtype":
                         lines.append(f"{name} = _FROM_NP[{n}._dtypes[{i}]]")
-                    else:
+                    elif kind == "shape":
                         lines.append(f"{name} = {n}._shapes[{i}]")
+                    else:
+                        lines.append(f"{name} = {n}._colmajor[{i}]")
             return name
 
         for i, (rule, idx) in enumerate(op.raw_rules):
@@ -263,11 +266,21 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
                     f"{g} = {g}.astype({n}._cast[{i}])"
                 )
             outs.append(g)
+        lines.append(f"del {grad}")  # dead now: a leaf may take an array nothing else refers to
         if not retain_graph and (op.save_idx or op.save_result):  # else release() does nothing
             lines.append(f"{n}.release()")
         return outs
-    # Any other node: its own apply_raw, exactly as the engine calls it.
     o = fresh("o")
+    if cls is AccumulateGrad:
+        # The list holds the only reference the function keeps (the variable is dropped), so
+        # the leaf can take a gradient array nothing else refers to instead of copying it.
+        lines.append(f"{o} = [{buf[0]}]")
+        lines.append(f"del {buf[0]}")
+        lines.append(
+            f"if {o}[0] is not None: {n}.apply_raw({o})" if maybe else f"{n}.apply_raw({o})"
+        )
+        return []
+    # Any other node: its own apply_raw, exactly as the engine calls it.
     call = f"{o} = {n}.apply_raw([{', '.join(b or 'None' for b in buf)}])"
     if maybe and len([b for b in buf if b is not None]) == len(maybe):
         check = " or ".join(f"{b} is not None" for b in maybe)
@@ -276,6 +289,7 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
         )
     else:
         lines.append(call)
+    lines.append(f"del {', '.join(b for b in buf if b is not None)}")
     if not retain_graph and cls is not AccumulateGrad:
         lines.append(f"{n}.release()")
     if cls is AccumulateGrad:
@@ -290,6 +304,7 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             if not issubclass(cls, OpNode):  # registry rules always return arrays; a custom
                 uncertain.add(name)  # Function's backward may return None for an input
             outs.append(name)
+    lines.append(f"del {o}")  # each gradient now has one name: a leaf may take what it gets
     return outs
 
 

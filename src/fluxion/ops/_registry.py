@@ -58,6 +58,7 @@ class OpDef:
         "node_cls",
         "shape_idx",
         "need_shapes",
+        "need_colmajor",
         "array_rules",
         "raw_rules",
         "attrs_only_env",
@@ -82,6 +83,7 @@ class OpNode(Node):
         "_cast",
         "_shapes",
         "_dtypes",
+        "_colmajor",
         "_freed",
     )
     _op: OpDef
@@ -198,9 +200,17 @@ class OpNode(Node):
         elif self._op.save_result:
             env.append(None)
         if self._op.shape_idx:
-            for i, is_dtype in self._op.shape_idx:
-                env.append(_dt.FROM_NP[self._dtypes[i]] if is_dtype else self._shapes[i])
+            for i, kind in self._op.shape_idx:
+                env.append(self._meta(i, kind))
         return env
+
+    def _meta(self, i: int, kind: str):
+        """What a rule asking for ``<param>_<kind>`` gets for input ``i``."""
+        if kind == "shape":
+            return self._shapes[i]
+        if kind == "dtype":
+            return _dt.FROM_NP[self._dtypes[i]]
+        return self._colmajor[i]
 
     @property
     def _saved_tensors(self):
@@ -215,8 +225,10 @@ class SeqOpNode(OpNode):
     def apply(self, grads: list):
         rule, idx = self._op.rules[0]
         env = list(self._attrs)
-        for _, is_dtype in self._op.shape_idx:
-            env.append(tuple(_dt.FROM_NP[d] for d in self._dtypes) if is_dtype else self._shapes)
+        for _, kind in self._op.shape_idx:
+            env.append(
+                tuple(_dt.FROM_NP[d] for d in self._dtypes) if kind == "dtype" else self._shapes
+            )
         gs = rule(grads[0], *[env[j] for j in idx])
         return [g if e[0] is not None else None for g, e in zip(gs, self.next_functions)]
 
@@ -345,7 +357,7 @@ def defop(
         wanted = {n for r in grads.values() if callable(r) for n in _rule_params(r)}
         saved = [n for n in tensor_params if n in wanted]
         needs_result = "result" in wanted
-        meta = [(n, k) for n in tensor_params for k in ("shape", "dtype") if f"{n}_{k}" in wanted]
+        meta = [(n, k) for n in tensor_params for k in _META_KINDS if f"{n}_{k}" in wanted]
         env_names = saved + attr_params + list(aux) + (["result"] if needs_result else [])
         env_names += [f"{n}_{k}" for n, k in meta]
         for n in tensor_params:
@@ -357,11 +369,10 @@ def defop(
             else:
                 rules.append((rule, tuple(env_names.index(a) for a in _rule_params(rule))))
     op.rules = tuple(rules)
-    # (input index, is_dtype) for rules that ask for `<param>_shape` or `<param>_dtype`
-    op.shape_idx = (
-        tuple((tensor_params.index(n), k == "dtype") for n, k in meta) if differentiable else ()
-    )
+    # (input index, kind) for rules that ask for `<param>_shape`, `_dtype` or `_colmajor`
+    op.shape_idx = tuple((tensor_params.index(n), k) for n, k in meta) if differentiable else ()
     op.need_shapes = bool(broadcasts or op.shape_idx)
+    op.need_colmajor = any(k == "colmajor" for _, k in op.shape_idx)
     op.array_rules = bool(array_rules or raw_grads)
     op.raw_rules = op.rules if array_rules else None
     if raw_grads:
@@ -758,6 +769,17 @@ def _edge(a) -> tuple:
 
 
 _NO_EDGE = (None, 0)
+# What a rule may ask about an input besides its value: `<param>_shape`, `<param>_dtype`, and
+# `<param>_colmajor` (a column-major matrix, such as the `weight.t()` of a linear layer: mm's
+# rule then computes the gradient in that layout, as PyTorch's mm_mat2_backward does).
+_META_KINDS = ("shape", "dtype", "colmajor")
+
+
+def _is_colmajor(a) -> bool:
+    if not isinstance(a, Tensor):
+        return False
+    d = a._data
+    return d.ndim == 2 and d.strides[0] == d.itemsize and d.strides[1] == d.shape[0] * d.itemsize
 
 
 def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
@@ -814,6 +836,8 @@ def _record(op: OpDef, args: tuple, attrs: tuple, result: Tensor, out) -> None:
                 node._cast = tuple(a._data.dtype if isinstance(a, Tensor) else odt for a in args)
     if op.shape_idx:
         node._dtypes = tuple(a._data.dtype if isinstance(a, Tensor) else None for a in args)
+        if op.need_colmajor:
+            node._colmajor = tuple(_is_colmajor(a) for a in args)
     save, save_result = op.plans[mask]
     if save:
         saved = node._saved = [None] * len(op.save_idx)

@@ -88,17 +88,31 @@ def _mm_fwd(xp, input, mat2):
     return xp.matmul(input, mat2)
 
 
+def _mat2_grad(grad, mat1, colmajor: bool):
+    """``mat1.T @ grad``, computed in the layout of ``mat2`` (PyTorch's mm_mat2_backward).
+
+    For a column-major ``mat2`` (``weight.t()`` in a linear layer) the product is formed as
+    ``(grad.T @ mat1).T``: then the weight's gradient arrives row-major, and its leaf can keep
+    the array instead of copying it into the weight's layout.
+    """
+    return mm(grad.t(), mat1).t() if colmajor else mm(mat1.t(), grad)
+
+
+def _mat2_grad_raw(grad, mat1, colmajor: bool):
+    return _xp.matmul(grad.T, mat1).T if colmajor else _xp.matmul(mat1.T, grad)
+
+
 mm = _doc(
     defop(
         "mm",
         _mm_fwd,
         grads={
             "input": lambda grad, mat2: mm(grad, mat2.t()),
-            "mat2": lambda grad, input: mm(input.t(), grad),
+            "mat2": lambda grad, input, mat2_colmajor: _mat2_grad(grad, input, mat2_colmajor),
         },
         raw_grads={  # the same products on raw arrays (first-order backward)
             "input": lambda grad, mat2: _xp.matmul(grad, mat2.T),
-            "mat2": lambda grad, input: _xp.matmul(input.T, grad),
+            "mat2": lambda grad, input, mat2_colmajor: _mat2_grad_raw(grad, input, mat2_colmajor),
         },
     ),
     """Multiply two matrices: ``(n, k) @ (k, m) -> (n, m)``.
@@ -449,12 +463,16 @@ addmm = _doc(
         grads={
             "input": lambda grad, beta: _scaled(grad, beta),
             "mat1": lambda grad, mat2, alpha: _scaled(mm(grad, mat2.t()), alpha),
-            "mat2": lambda grad, mat1, alpha: _scaled(mm(mat1.t(), grad), alpha),
+            "mat2": lambda grad, mat1, mat2_colmajor, alpha: _scaled(
+                _mat2_grad(grad, mat1, mat2_colmajor), alpha
+            ),
         },
         raw_grads={
             "input": lambda grad, beta: _scaled(grad, beta),
             "mat1": lambda grad, mat2, alpha: _scaled(_xp.matmul(grad, mat2.T), alpha),
-            "mat2": lambda grad, mat1, alpha: _scaled(_xp.matmul(mat1.T, grad), alpha),
+            "mat2": lambda grad, mat1, mat2_colmajor, alpha: _scaled(
+                _mat2_grad_raw(grad, mat1, mat2_colmajor), alpha
+            ),
         },
     ),
     """Return ``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts.
