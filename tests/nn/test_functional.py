@@ -533,6 +533,19 @@ def test_max_pool2d_propagates_nan() -> None:
     assert np.isnan(f.numpy()).all()
 
 
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_max_pool2d_indices_of_nans_and_ties_match_torch(kernel) -> None:
+    # ties keep the first maximum; a NaN wins and the last NaN of a window gives the index
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, (2, 3, 12, 12)).astype(np.float32)
+    x[0, 0, 0, :2] = np.nan
+    x[1, 2, 4:6, 3] = np.nan
+    fv, fi = F.max_pool2d(fluxion.from_numpy(x), kernel, return_indices=True)
+    tv, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), kernel, return_indices=True)
+    np.testing.assert_array_equal(fi.numpy(), ti.numpy())
+    np.testing.assert_array_equal(fv.numpy(), tv.numpy())
+
+
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # target grad -logit(0)
 def test_binary_cross_entropy_at_zero_and_one_is_finite() -> None:
     x = np.array([0.0, 1.0, 0.5])
