@@ -186,8 +186,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
     src = "def _bw(N, g0):\n" + "".join(f"    {line}\n" for line in lines or ["pass"])
     scope = {
         "_sum_to": _sum_to_array,
-        "_sv": _saved_array,
-        "_res": _result_array,
+        "_T": Tensor,
         "_freed": _freed,
         "_add": _add_maybe,
         "_FROM_NP": _dt.FROM_NP,
@@ -229,15 +228,22 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             name = env_names[j] = fresh("e")
             if op.attrs_only_env:
                 lines.append(f"{name} = {n}._attrs[{j}]")
-            elif j < nsave:
-                lines.append(f"{name} = _sv({n}, {j})")
+            elif j < nsave:  # a saved Tensor's data, its version checked
+                lines.append(f"{name} = {n}._saved[{j}]")
+                lines.append(f"if isinstance({name}, _T):")
+                lines.append(
+                    f"    if {name}._vc is not None and {name}._vc.v != {n}._versions[{j}]: "
+                    f"{n}._unpack(True)"
+                )
+                lines.append(f"    {name} = {name}._data")
             else:
                 j2 = j - nsave
                 n_attrs = len(op.attr_params) + len(op.aux)
                 if j2 < n_attrs:
                     lines.append(f"{name} = {n}._attrs[{j2}]")
-                elif op.save_result and j2 == n_attrs:
-                    lines.append(f"{name} = _res({n})")
+                elif op.save_result and j2 == n_attrs:  # the output, unless written in place
+                    lines.append(f"if {n}._rvc.v != 0: {n}._unpack(True)")
+                    lines.append(f"{name} = {n}._result")
                 else:
                     m = j2 - n_attrs - (1 if op.save_result else 0)
                     i, kind = op.shape_idx[m]
@@ -267,7 +273,10 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
                 )
             outs.append(g)
         lines.append(f"del {grad}")  # dead now: a leaf may take an array nothing else refers to
-        if not retain_graph and (op.save_idx or op.save_result):  # else release() does nothing
+        if not retain_graph and op.save_result:  # release(), inlined: the output is an array
+            lines.append(f"{n}._saved = {n}._result = None")
+            lines.append(f"{n}._freed = True")
+        elif not retain_graph and op.save_idx:  # else release() does nothing
             lines.append(f"{n}.release()")
         return outs
     o = fresh("o")
@@ -306,22 +315,6 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             outs.append(name)
     lines.append(f"del {o}")  # each gradient now has one name: a leaf may take what it gets
     return outs
-
-
-def _saved_array(node, j: int):
-    t = node._saved[j]
-    if not isinstance(t, Tensor):
-        return t
-    vc = t._vc
-    if vc is not None and vc.v != node._versions[j]:
-        node._unpack(True)  # raises PyTorch's "modified by an inplace operation" error
-    return t._data
-
-
-def _result_array(node):
-    if node._rvc.v != 0:
-        node._unpack(True)  # raises the error for an output modified in place
-    return node._result
 
 
 def _freed():

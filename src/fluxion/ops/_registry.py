@@ -92,12 +92,18 @@ class OpNode(Node):
         # Saved Python numbers are attributes, not buffers, so a node that saved only numbers
         # (``x * 2``) can run again after its graph was "freed". NOTE: this follows the autograd
         # tutorial the issue quotes (y.backward(v) twice); torch 2.x raises there instead.
-        if self._result is not None or (
-            self._saved and any(isinstance(s, Tensor) for s in self._saved)
-        ):
-            self._saved = None
-            self._result = None
-            self._freed = True
+        if self._result is None:
+            saved = self._saved
+            if not saved:
+                return
+            for s in saved:  # a loop, not any(<generator>): this runs once per node
+                if isinstance(s, Tensor):
+                    break
+            else:
+                return
+        self._saved = None
+        self._result = None
+        self._freed = True
 
     def apply(self, grads: list):
         if self._freed:
@@ -454,8 +460,10 @@ def {name}({sig}):
     return r
 """
 _RECORD = """    if rg and _state.enabled and out.dtype.kind == "f":
-        _record(_op, ({p0},{p1}), ({attrs_tuple}), r, out)
-"""
+        if _vol:  # legacy volatile somewhere: the general path decides
+            _record(_op, ({p0},{p1}), ({attrs_tuple}), r, out)
+        else:
+{inline_record}"""
 # Legacy volatile: `_vol` is the shared cell VOLATILE_SEEN (False until a volatile tensor exists).
 # Off the recording path it is the only cost; `_record` itself checks the inputs' volatility.
 _VOLATILE_ELIF = """    elif _vol:
@@ -486,6 +494,104 @@ _PROMOTE2 = """    t0 = type(d0)
 _VIEW = """    r._share_version({p0})
     r._view_src = ({p0}, _op, ({attrs_tuple}))
 """
+
+
+def _inline_record(op: OpDef, p0: str, p1: str, attrs_tuple: str) -> str:
+    """``_record`` for one op with one or two tensor parameters, its constants folded in.
+
+    The same steps in the same order (edges, shapes, casts, metadata, saved inputs per mask of
+    inputs that require grad, attributes, output), as straight-line code in the op's call path:
+    no call, no argument tuples, no branches on what the op declares. Measured on the overhead
+    chain: ``_record`` took 0.6-1.1 us per call.
+    """
+    params = [p0, p1] if p1 else [p0]
+    two = len(params) == 2
+    L: list = []
+    add = L.append
+    add("node = _Node()")
+    for i, p in enumerate(params):
+        edge = [  # _edge, inlined for a live leaf accumulator and a non-view
+            f"fn = {p}.grad_fn",
+            "if fn is None:",
+            f"    ref = {p}._accum_ref",
+            "    fn = ref() if ref is not None else None",
+            f"    e{i} = (fn, 0) if fn is not None else _edge({p})",
+            f"elif {p}._view_version is None:",
+            f"    e{i} = (fn, {p}._output_nr)",
+            "else:",
+            f"    e{i} = _edge({p})",
+        ]
+        if two:
+            add(f"if isinstance({p}, Tensor) and {p}.requires_grad:")
+            L.extend("    " + line for line in edge)
+            add(f"    m{i} = True")
+            add("else:")
+            add(f"    e{i} = _NO_EDGE")
+            add(f"    m{i} = False")
+        else:
+            L.extend(edge)  # a single input reaches recording only when it requires grad
+    add(f"node.next_functions = ({', '.join(f'e{i}' for i in range(len(params)))},)")
+    if op.need_shapes:
+        shapes = ", ".join(f"{p}._data.shape if isinstance({p}, Tensor) else ()" for p in params)
+        add(f"node._shapes = ({shapes},)")
+    if op.promote is not None:
+        if two:
+            add("odt = out.dtype")
+            for i, p in enumerate(params):
+                add(f"c{i} = {p}._data.dtype if isinstance({p}, Tensor) else odt")
+            add("node._cast = (c0, c1) if c0 is not odt or c1 is not odt else None")
+        else:
+            add(f"c0 = {p0}._data.dtype")
+            add("node._cast = (c0,) if c0 is not out.dtype else None")
+    else:
+        add("node._cast = None")
+    if op.shape_idx:
+        dts = ", ".join(f"{p}._data.dtype if isinstance({p}, Tensor) else None" for p in params)
+        add(f"node._dtypes = ({dts},)")
+        if op.need_colmajor:
+            add(f"node._colmajor = ({', '.join(f'_is_colmajor({p})' for p in params)},)")
+
+    def plan_lines(mask: int) -> list:
+        save, save_result = op.plans[mask]
+        out = []
+        if save:
+            slots = ["None"] * len(op.save_idx)
+            versions = ["0"] * len(op.save_idx)
+            for j, i in save:
+                p = params[i]
+                slots[j] = p
+                versions[j] = (
+                    f"({p}._vc.v if isinstance({p}, Tensor) and {p}._vc is not None else 0)"
+                )
+            out.append(f"node._saved = [{', '.join(slots)}]")
+            out.append(f"node._versions = [{', '.join(versions)}]")
+        else:
+            out.append("node._saved = None")
+        if save_result:
+            out.append("node._result = out")
+            out.append("node._rvc = r._vc = _Version()  # in-place writes to the output: caught")
+        else:
+            out.append("node._result = None")
+        return out
+
+    if two:
+        variants = {m: plan_lines(m) for m in (1, 2, 3)}
+        if variants[1] == variants[2] == variants[3]:
+            L.extend(variants[3])
+        else:
+            add("if m0 and m1:")
+            L.extend("    " + line for line in variants[3])
+            add("elif m0:")
+            L.extend("    " + line for line in variants[1])
+            add("else:")
+            L.extend("    " + line for line in variants[2])
+    else:
+        L.extend(plan_lines(1))
+    add(f"node._attrs = ({attrs_tuple})")
+    add("node._freed = False")
+    add("r.grad_fn = node")
+    add("r.requires_grad = True")
+    return "".join(" " * 12 + line + "\n" for line in L)
 
 
 _PLUMBING = {"RESUME", "PRECALL", "CALL", "RETURN_VALUE", "PUSH_NULL", "CACHE", "NOP"}
@@ -540,6 +646,11 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         "_tr": TRACE,
         "_vol": None,  # replaced below by the shared cell VOLATILE_SEEN
         "_mark_volatile": _mark_volatile,
+        "_Node": op.node_cls,
+        "_edge": _edge,
+        "_NO_EDGE": _NO_EDGE,
+        "_Version": _Version,
+        "_is_colmajor": _is_colmajor,
     }
     for p in params:
         if p.default is not p.empty:
@@ -566,7 +677,11 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
             promote = (_PROMOTE2 if len(tp) == 2 else _PROMOTE1).format(kind=op.promote)
         fields["promote"] = promote
         fields["view"] = _VIEW.format(**fields) if op.view else ""
-        fields["record"] = _RECORD.format(**fields) if op.differentiable else ""
+        if op.differentiable:
+            fields["inline_record"] = _inline_record(op, fields["p0"], fields["p1"], attrs_tuple)
+            fields["record"] = _RECORD.format(**fields)
+        else:
+            fields["record"] = ""
         volatile = _VOLATILE_ELIF if op.differentiable else _VOLATILE_IF
         fields["volatile"] = volatile.format(**fields)
         fields["xp_arg"] = "" if ufunc is not None else "_xp, "
