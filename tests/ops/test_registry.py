@@ -186,18 +186,23 @@ class _Recorder:
 
         return recorder
 
-    def _patch(self, owner, name: str, value) -> None:
+    def _patch(self, owner, name: str, value, label: str | None = None) -> None:
         self._saved.append((owner, name, value))
-        setattr(owner, name, self._wrap(name, value))
+        setattr(owner, name, self._wrap(label or name, value))
 
     def __enter__(self) -> _Recorder:
+        ops = dict(vars(fluxion.ops))  # before patching: operators bound to their ops
         for module in (fluxion, fluxion.ops, F):
             for name, value in list(vars(module).items()):
                 if not name.startswith("_") and inspect.isfunction(value):
                     self._patch(module, name, value)
         for name, value in list(vars(fluxion.Tensor).items()):
-            if not name.startswith("_") and inspect.isfunction(value):
+            if not inspect.isfunction(value):
+                continue
+            if not name.startswith("_"):
                 self._patch(fluxion.Tensor, name, value)
+            elif ops.get(value.__name__) is value:  # an operator bound to its op (__add__ = add)
+                self._patch(fluxion.Tensor, name, value, label=value.__name__)
         return self
 
     def __exit__(self, *exc) -> None:

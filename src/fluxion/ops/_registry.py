@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import dtypes as _dt
+from .._backend import PARALLEL_MIN
 from ..autograd.engine import FREED_MSG, Node, make_accumulator
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import TRACE, VOLATILE_SEEN, Tensor, _Version, _wrap
@@ -444,8 +445,7 @@ def {name}({sig}):
         d0 = _scalar_input({p0}, {name!r})
         rg = False
 {unwrap1}{promote}    try:
-        out = _fwd({xp_arg}d0{d1}{attrs_call})
-    except ValueError as exc:  # free when nothing is raised; NumPy's errors become PyTorch's
+{forward_call}    except ValueError as exc:  # free when nothing is raised; NumPy errors -> PyTorch
         raise _shape_error(_op, exc, (d0{d1},)) from None
     if type(out) is not _nd:
         out = _xp.asarray(out)
@@ -623,8 +623,9 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
     sig_src = str(sig.replace(parameters=params))[1:-1]
     ufunc = _plain_ufunc(op.forward, params)
     op.ufunc = ufunc  # what the generated path calls instead of the forward (fluxion.jit too)
-    # The bare ufunc a thread-splitting forward (_backend.threaded*) calls for small operands:
-    # fluxion.jit calls it directly when the traced operands are small
+    # The bare ufunc a thread-splitting forward (_backend.threaded*) calls for small operands
+    # when every attribute is at its default: the generated path and fluxion.jit (ops without
+    # attributes) call it directly for small operands
     op.small_ufunc = ufunc or getattr(op.forward, "small_ufunc", None)
     if op.small_ufunc is None and hasattr(op.forward, "__wrapped__"):
         op.small_ufunc = _plain_ufunc(op.forward.__wrapped__, params)
@@ -651,6 +652,8 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         "_NO_EDGE": _NO_EDGE,
         "_Version": _Version,
         "_is_colmajor": _is_colmajor,
+        "_small": op.small_ufunc,
+        "_PMIN": PARALLEL_MIN,
     }
     for p in params:
         if p.default is not p.empty:
@@ -684,7 +687,21 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
             fields["record"] = ""
         volatile = _VOLATILE_ELIF if op.differentiable else _VOLATILE_IF
         fields["volatile"] = volatile.format(**fields)
-        fields["xp_arg"] = "" if ufunc is not None else "_xp, "
+        xp_arg = "" if ufunc is not None else "_xp, "
+        call = f"out = _fwd({xp_arg}d0{fields['d1']}{fields['attrs_call']})"
+        if ufunc is None and op.small_ufunc is not None and len(tp) == 2:
+            # small operands, attributes at their defaults: the bare ufunc the forward would
+            # call (one or two Python frames fewer per call)
+            at_default = "".join(f"{a} == _d_{a} and " for a in ap)
+            fields["forward_call"] = (
+                f"        if {at_default}(type(d0) is not _nd or d0.size < _PMIN) and "
+                "(type(d1) is not _nd or d1.size < _PMIN):\n"
+                "            out = _small(d0, d1)\n"
+                "        else:\n"
+                f"            {call}\n"
+            )
+        else:
+            fields["forward_call"] = f"        {call}\n"
         src = _TEMPLATE.format(**fields)
     else:
         targs = ", ".join(tp) + ("," if len(tp) == 1 else "")
