@@ -36,7 +36,8 @@ def _walk(root):
     """Nodes in discovery order and the structure key; None when a node has hooks.
 
     The key is flat: per node its class, number of outputs and number of edges, then per edge
-    the child's index (-1 for none) and output number (flat lists build faster than nested tuples).
+    the child's index (-1 for none) plus its output number times 2**32 (flat lists build faster
+    than nested tuples; output numbers are almost always 0).
     """
     nodes = [root]
     index = {root: 0}
@@ -44,10 +45,8 @@ def _walk(root):
     add = nodes.append
     flat: list = []
     put = flat.append
-    i = 0
-    while i < len(nodes):
-        node = nodes[i]
-        i += 1
+    n = 1
+    for node in nodes:  # the list grows while it is walked: breadth-first discovery order
         if node._hooked:
             return None, None
         edges = node.next_functions
@@ -57,13 +56,13 @@ def _walk(root):
         for child, nr in edges:
             if child is None:
                 put(-1)
-            else:
-                j = get(child)
-                if j is None:
-                    j = index[child] = len(nodes)
-                    add(child)
-                put(j)
-            put(nr)
+                continue
+            j = get(child)
+            if j is None:
+                j = index[child] = n
+                n += 1
+                add(child)
+            put(j + (nr << 32) if nr else j)
     return nodes, tuple(flat)
 
 
@@ -76,9 +75,9 @@ def _unflatten(flat: tuple) -> tuple:
         i += 3
         edges = []
         for _ in range(n):
-            j, nr = flat[i], flat[i + 1]
-            i += 2
-            edges.append(None if j == -1 else (j, nr))
+            j = flat[i]
+            i += 1
+            edges.append(None if j == -1 else (j & 0xFFFFFFFF, j >> 32))
         struct.append((cls, n_out, tuple(edges)))
     return tuple(struct)
 
@@ -255,21 +254,29 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
                         lines.append(f"{name} = {n}._colmajor[{i}]")
             return name
 
+        shapes = cast = None  # names of the node's input shapes and casts, loaded once
         for i, (rule, idx) in enumerate(op.raw_rules):
             if rule is None or edges[i] is None:
                 outs.append(None)
                 continue
             g = fresh("g")
-            args = ", ".join([grad] + [env(j) for j in idx])
-            lines.append(f"{g} = {const(rule)}({args})")
+            if _is_identity(rule):  # `lambda grad: grad` (add's input): the same array
+                lines.append(f"{g} = {grad}")
+            else:
+                args = ", ".join([grad] + [env(j) for j in idx])
+                lines.append(f"{g} = {const(rule)}({args})")
             if op.broadcasts:
-                lines.append(
-                    f"if {g}.shape != {n}._shapes[{i}]: {g} = _sum_to({g}, {n}._shapes[{i}])"
-                )
+                if shapes is None:
+                    shapes = fresh("s")
+                    lines.append(f"{shapes} = {n}._shapes")
+                lines.append(f"if {g}.shape != {shapes}[{i}]: {g} = _sum_to({g}, {shapes}[{i}])")
             if op.promote is not None:
+                if cast is None:
+                    cast = fresh("c")
+                    lines.append(f"{cast} = {n}._cast")
                 lines.append(
-                    f"if {n}._cast is not None and {g}.dtype != {n}._cast[{i}]: "
-                    f"{g} = {g}.astype({n}._cast[{i}])"
+                    f"if {cast} is not None and {g}.dtype != {cast}[{i}]: "
+                    f"{g} = {g}.astype({cast}[{i}])"
                 )
             outs.append(g)
         lines.append(f"del {grad}")  # dead now: a leaf may take an array nothing else refers to
@@ -315,6 +322,20 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             outs.append(name)
     lines.append(f"del {o}")  # each gradient now has one name: a leaf may take what it gets
     return outs
+
+
+_PLUMBING = {"RESUME", "NOP", "CACHE"}
+
+
+def _is_identity(rule) -> bool:
+    """Whether ``rule`` is exactly ``lambda grad: grad`` (its gradient passes through)."""
+    import dis
+
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_argcount != 1:
+        return False
+    ops = [(i.opname, i.argval) for i in dis.get_instructions(rule) if i.opname not in _PLUMBING]
+    return ops == [("LOAD_FAST", code.co_varnames[0]), ("RETURN_VALUE", None)]
 
 
 def _freed():

@@ -451,8 +451,6 @@ def {name}({sig}):
         out = _xp.asarray(out)
     r = _new(Tensor)
     r._data = out
-    r.grad_fn = None
-    r.requires_grad = False
     r.grad = None
     r._vc = None
 {view}{record}{volatile}    if _tr[0] is not None:
@@ -461,15 +459,22 @@ def {name}({sig}):
 """
 _RECORD = """    if rg and _state.enabled and out.dtype.kind == "f":
         if _vol:  # legacy volatile somewhere: the general path decides
+            r.grad_fn = None
+            r.requires_grad = False
             _record(_op, ({p0},{p1}), ({attrs_tuple}), r, out)
         else:
-{inline_record}"""
+{inline_record}    else:
+        r.grad_fn = None
+        r.requires_grad = False
+"""
 # Legacy volatile: `_vol` is the shared cell VOLATILE_SEEN (False until a volatile tensor exists).
 # Off the recording path it is the only cost; `_record` itself checks the inputs' volatility.
-_VOLATILE_ELIF = """    elif _vol:
-        _mark_volatile(r, ({p0},{p1}))
+_VOLATILE_ELIF = """        if _vol:
+            _mark_volatile(r, ({p0},{p1}))
 """
-_VOLATILE_IF = """    if _vol:
+_VOLATILE_IF = """    r.grad_fn = None
+    r.requires_grad = False
+    if _vol:
         _mark_volatile(r, ({p0},{p1}))
 """
 _UNWRAP1 = """    if isinstance({p1}, Tensor):
