@@ -17,8 +17,10 @@ in place raise through ``OpNode._unpack``'s message.
 from __future__ import annotations
 
 import os
+import re
 
 from .. import dtypes as _dt
+from .._backend import PARALLEL_MIN
 from ..autograd.engine import FREED_MSG, AccumulateGrad
 from ..tensor import Tensor
 from ._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array
@@ -186,6 +188,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
     scope = {
         "_sum_to": _sum_to_array,
         "_T": Tensor,
+        "_PMIN": PARALLEL_MIN,
         "_freed": _freed,
         "_add": _add_maybe,
         "_FROM_NP": _dt.FROM_NP,
@@ -262,6 +265,11 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             g = fresh("g")
             if _is_identity(rule):  # `lambda grad: grad` (add's input): the same array
                 lines.append(f"{g} = {grad}")
+            elif getattr(rule, "small_expr", None) is not None:  # inline for small operands
+                values = [grad] + [env(j) for j in idx]
+                expr = _substitute(rule, values)
+                args = ", ".join(values)
+                lines.append(f"{g} = ({expr}) if {grad}.size < _PMIN else {const(rule)}({args})")
             else:
                 args = ", ".join([grad] + [env(j) for j in idx])
                 lines.append(f"{g} = {const(rule)}({args})")
@@ -336,6 +344,13 @@ def _is_identity(rule) -> bool:
         return False
     ops = [(i.opname, i.argval) for i in dis.get_instructions(rule) if i.opname not in _PLUMBING]
     return ops == [("LOAD_FAST", code.co_varnames[0]), ("RETURN_VALUE", None)]
+
+
+def _substitute(rule, values: list) -> str:
+    """``rule.small_expr`` with the rule's parameter names replaced by ``values`` (names)."""
+    code = rule.__code__
+    names = dict(zip(code.co_varnames[: code.co_argcount], values))
+    return re.sub(r"[A-Za-z_]\w*", lambda m: names.get(m[0], m[0]), rule.small_expr)
 
 
 def _freed():

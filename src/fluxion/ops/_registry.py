@@ -457,7 +457,7 @@ def {name}({sig}):
         _tr[0].op(_op, ({p0},{p1}), (d0{d1},), ({attrs_tuple}), r)
     return r
 """
-_RECORD = """    if rg and _state.enabled and out.dtype.kind == "f":
+_RECORD = """    if rg and _state.enabled{float_check}:
         if _vol:  # legacy volatile somewhere: the general path decides
             r.grad_fn = None
             r.requires_grad = False
@@ -687,6 +687,8 @@ def _make_public(op: OpDef, sig, params, aux) -> Callable:
         fields["view"] = _VIEW.format(**fields) if op.view else ""
         if op.differentiable:
             fields["inline_record"] = _inline_record(op, fields["p0"], fields["p1"], attrs_tuple)
+            # a promoting op with a float input that requires grad has a float output
+            fields["float_check"] = "" if op.promote is not None else ' and out.dtype.kind == "f"'
             fields["record"] = _RECORD.format(**fields)
         else:
             fields["record"] = ""
@@ -786,6 +788,25 @@ def _promote2(d0, d1, kind: str):
     datas = [d0, d1]
     _promote(datas, kind)
     return datas[0], datas[1]
+
+
+def small_expr(expr: str) -> Callable:
+    """Declare what a raw rule computes for operands below ``PARALLEL_MIN``: ``expr``.
+
+    ``expr`` is an operator expression of the rule's parameters (``"grad * other"``). The
+    compiled backward writes it inline for small gradients (``g = g8 * e12 if g8.size < ...``)
+    instead of calling the rule: the same operators on the same arrays, one call less.
+
+    >>> r = small_expr("grad * result")(lambda grad, result: grad * result)
+    >>> r.small_expr
+    'grad * result'
+    """
+
+    def mark(rule: Callable) -> Callable:
+        rule.small_expr = expr
+        return rule
+
+    return mark
 
 
 def with_doc(fn: Callable, text: str) -> Callable:

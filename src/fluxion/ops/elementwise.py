@@ -13,7 +13,7 @@ from .._backend import PARALLEL_MIN as _PAR
 from .._backend import blockwise, threaded, threaded_binary
 from ..tensor import Tensor
 from . import _registry
-from ._registry import NOT_DIFFERENTIABLE, ZERO, defop
+from ._registry import NOT_DIFFERENTIABLE, ZERO, defop, small_expr
 from ._registry import xp as _xp
 
 _ndarray = _xp.ndarray
@@ -273,8 +273,12 @@ mul = defop(
     array_rules=True,
     grads={"input": lambda grad, other: grad * other, "other": lambda grad, input: grad * input},
     raw_grads={
-        "input": lambda grad, other: grad * other if grad.size < _PAR else _mul(_xp, grad, other),
-        "other": lambda grad, input: grad * input if grad.size < _PAR else _mul(_xp, grad, input),
+        "input": small_expr("grad * other")(
+            lambda grad, other: grad * other if grad.size < _PAR else _mul(_xp, grad, other)
+        ),
+        "other": small_expr("grad * input")(
+            lambda grad, input: grad * input if grad.size < _PAR else _mul(_xp, grad, input)
+        ),
     },
 )
 
@@ -302,7 +306,9 @@ _true_div = defop(
         "other": lambda grad, input, other: -grad * input / (other * other),
     },
     raw_grads={
-        "input": lambda grad, other: grad / other if grad.size < _PAR else _div(_xp, grad, other),
+        "input": small_expr("grad / other")(
+            lambda grad, other: grad / other if grad.size < _PAR else _div(_xp, grad, other)
+        ),
         "other": _div_other_raw,
     },
 )
@@ -618,6 +624,7 @@ def _tanh_kernel(out, grad, result):  # grad * (1 - result * result)
     _xp.multiply(grad, out, out=out)
 
 
+@small_expr("grad * (1 - result * result)")
 def _tanh_raw(grad, result):
     if grad.size >= _PAR and (out := _fused(_tanh_kernel, grad, result)) is not None:
         return out
@@ -629,6 +636,7 @@ def _sigmoid_kernel(out, grad, result):  # grad * result * (1 - result)
     _xp.multiply(out, _xp.subtract(1, result), out=out)
 
 
+@small_expr("grad * result * (1 - result)")
 def _sigmoid_raw(grad, result):
     if grad.size >= _PAR and (out := _fused(_sigmoid_kernel, grad, result)) is not None:
         return out
@@ -661,6 +669,7 @@ def _sqrt_kernel(out, grad, result):  # grad / (result * 2)
     _xp.divide(grad, _xp.multiply(result, 2), out=out)
 
 
+@small_expr("grad / (result * 2)")
 def _sqrt_raw(grad, result):
     if grad.size >= _PAR and (out := _fused(_sqrt_kernel, grad, result)) is not None:
         return out
@@ -671,6 +680,7 @@ def _relu_kernel(out, grad, result):  # grad * (result > 0)
     _xp.multiply(grad, _xp.greater(result, 0), out=out)
 
 
+@small_expr("grad * (result > 0)")
 def _relu_raw(grad, result):
     if grad.size >= _PAR and (out := _fused(_relu_kernel, grad, result)) is not None:
         return out
@@ -698,7 +708,9 @@ exp = _unary(
     "exp",
     lambda xp, input: xp.exp(input),
     lambda grad, result: grad * result,
-    raw=lambda grad, result: grad * result if grad.size < _PAR else _mul(_xp, grad, result),
+    raw=small_expr("grad * result")(
+        lambda grad, result: grad * result if grad.size < _PAR else _mul(_xp, grad, result)
+    ),
 )
 exp2 = _unary("exp2", lambda xp, input: xp.exp2(input), lambda grad, result: grad * result * _LN2)
 expm1 = _unary("expm1", lambda xp, input: xp.expm1(input), lambda grad, result: grad * (result + 1))
@@ -706,7 +718,9 @@ log = _unary(
     "log",
     lambda xp, input: xp.log(input),
     lambda grad, input: grad / input,
-    raw=lambda grad, input: grad / input if grad.size < _PAR else _div(_xp, grad, input),
+    raw=small_expr("grad / input")(
+        lambda grad, input: grad / input if grad.size < _PAR else _div(_xp, grad, input)
+    ),
 )
 log2 = _unary("log2", lambda xp, input: xp.log2(input), lambda grad, input: grad / (input * _LN2))
 log10 = _unary(
