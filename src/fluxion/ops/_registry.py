@@ -487,14 +487,19 @@ _UNWRAP1 = """    if isinstance({p1}, Tensor):
 _PROMOTE1 = """    if d0.dtype.kind != "f":
         d0 = _promote1(d0, {kind!r})
 """
+# `pr` says whether the slow path ran: on the fast paths every tensor input already has the
+# output's dtype, so recording needs no casts for the gradients
 _PROMOTE2 = """    t0 = type(d0)
     t1 = type(d1)
+    pr = False
     if t0 is _nd:
         if not (d0.dtype.kind == "f" and (t1 is float or t1 is int or
                                           (t1 is _nd and d1.dtype is d0.dtype))):
             d0, d1 = _promote2(d0, d1, {kind!r})
+            pr = True
     elif not (t1 is _nd and d1.dtype.kind == "f" and (t0 is float or t0 is int)):
         d0, d1 = _promote2(d0, d1, {kind!r})
+        pr = True
 """
 _VIEW = """    r._share_version({p0})
     r._view_src = ({p0}, _op, ({attrs_tuple}))
@@ -540,11 +545,14 @@ def _inline_record(op: OpDef, p0: str, p1: str, attrs_tuple: str) -> str:
         shapes = ", ".join(f"{p}._data.shape if isinstance({p}, Tensor) else ()" for p in params)
         add(f"node._shapes = ({shapes},)")
     if op.promote is not None:
-        if two:
-            add("odt = out.dtype")
+        if two:  # only after the promoting slow path (see _PROMOTE2) can an input differ
+            add("if pr:")
+            add("    odt = out.dtype")
             for i, p in enumerate(params):
-                add(f"c{i} = {p}._data.dtype if isinstance({p}, Tensor) else odt")
-            add("node._cast = (c0, c1) if c0 is not odt or c1 is not odt else None")
+                add(f"    c{i} = {p}._data.dtype if isinstance({p}, Tensor) else odt")
+            add("    node._cast = (c0, c1) if c0 is not odt or c1 is not odt else None")
+            add("else:")
+            add("    node._cast = None")
         else:
             add(f"c0 = {p0}._data.dtype")
             add("node._cast = (c0,) if c0 is not out.dtype else None")
