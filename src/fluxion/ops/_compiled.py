@@ -233,6 +233,7 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             elif j < nsave:  # a saved Tensor's data, its version checked
                 lines.append(f"{name} = {n}._saved[{j}]")
                 lines.append(f"if isinstance({name}, _T):")
+                lines.append(f"    {held} = True")
                 lines.append(
                     f"    if {name}._vc is not None and {name}._vc.v != {n}._versions[{j}]: "
                     f"{n}._unpack(True)"
@@ -258,6 +259,9 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
             return name
 
         shapes = cast = None  # names of the node's input shapes and casts, loaded once
+        held = fresh("h")  # whether the node saved a tensor (release() then frees it)
+        if op.save_idx and not op.attrs_only_env:
+            lines.append(f"{held} = False")
         for i, (rule, idx) in enumerate(op.raw_rules):
             if rule is None or edges[i] is None:
                 outs.append(None)
@@ -291,6 +295,10 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
         if not retain_graph and op.save_result:  # release(), inlined: the output is an array
             lines.append(f"{n}._saved = {n}._result = None")
             lines.append(f"{n}._freed = True")
+        elif not retain_graph and op.save_idx and not op.attrs_only_env:
+            # release(), inlined: every saved slot was read above (the plan saves what the
+            # rules of the inputs that require grad use), so `held` knows what it would check
+            lines.append(f"if {held}: {n}._saved = None; {n}._freed = True")
         elif not retain_graph and op.save_idx:  # else release() does nothing
             lines.append(f"{n}.release()")
         return outs
