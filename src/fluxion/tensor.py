@@ -20,6 +20,8 @@ from .device import CPU, device
 
 __all__ = ["Tensor"]
 
+_ones_like = np.ones_like  # (CuPy arrays dispatch through __array_function__)
+
 _new = object.__new__
 
 # Legacy ``volatile`` (``fluxion.autograd.Variable(..., volatile=True)``): True from the moment the
@@ -200,6 +202,19 @@ class Tensor:
             create_graph: Record the backward pass itself, for higher-order derivatives.
             inputs: Only accumulate into these tensors.
         """
+        if (
+            gradient is None
+            and not retain_graph
+            and not create_graph
+            and inputs is None
+            and self.grad_fn is not None
+            and self._data.size == 1
+            and self._data.dtype.kind == "f"
+        ):
+            # the common call, `loss.backward()`: what autograd.backward would check and build,
+            # without its tuples and keyword handling
+            _engine.run_backward((self,), [_wrap(_ones_like(self._data))], False, False)
+            return
         from .autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
