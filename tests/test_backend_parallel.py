@@ -135,7 +135,7 @@ def test_double_backward_matches_first_order_bits(splits, name):
 
 
 def test_matches_torch_on_the_benchmark_expression(splits):
-    (x_np,) = _arrays(np.float32, 0.0, shape=(1000, 600))
+    (x_np,) = _arrays(np.float32, 0.0, shape=(1000, backend.PARALLEL_MIN // 1000 + 600))
     x = fluxion.tensor(x_np, requires_grad=True)
     loss = ((x * x + 2 * x).sin() * x.exp().tanh()).sum()
     loss.backward()
@@ -148,7 +148,7 @@ def test_matches_torch_on_the_benchmark_expression(splits):
 
 
 def test_layouts_that_do_not_split_keep_numpys_result(splits):
-    a, b = _arrays(np.float32, 0.0, 1.0, shape=(700, 800))
+    a, b = _arrays(np.float32, 0.0, 1.0, shape=(700, backend.PARALLEL_MIN // 700 + 100))
     row = b[0].copy()
     t = fluxion.tensor(a)
     _same((t * fluxion.tensor(row)).numpy(), a * row)  # broadcasting: one plain call
