@@ -84,8 +84,22 @@ def _unflatten(flat: tuple) -> tuple:
     return tuple(struct)
 
 
+# (root class, root output, retain_graph) -> the compiled functions last used from such roots,
+# most recent first: their generated checks recognise the graph faster than the walk's key.
+_recent: dict = {}
+_RECENT_PER_ROOT = 4
+
+
 def run_compiled(root, nr: int, grad, retain_graph: bool) -> bool:
     """Run a first-order backward from ``root`` if its structure is compiled; False otherwise."""
+    short = (type(root), nr, retain_graph)
+    recent = _recent.get(short)
+    if recent:
+        for fn in recent:
+            nodes = fn.match(root)  # this graph has fn's structure: its nodes in walk order
+            if nodes is not None:
+                fn(nodes, grad)
+                return True
     nodes, struct = _walk(root)
     if nodes is None:
         return False
@@ -96,11 +110,70 @@ def run_compiled(root, nr: int, grad, retain_graph: bool) -> bool:
         if seen < COMPILE_AFTER:
             if len(_cache) >= _MAX_ENTRIES:
                 _cache.clear()
+                _recent.clear()
             _cache[key] = seen
             return False
         fn = _cache[key] = _compile(_unflatten(struct), nr, retain_graph)
+    recent = _recent.setdefault(short, [])
+    if fn in recent:
+        recent.remove(fn)
+    recent.insert(0, fn)
+    del recent[_RECENT_PER_ROOT:]
     fn(nodes, grad)
     return True
+
+
+def _matcher(struct: tuple):
+    """Generated ``match(root)``: the graph's nodes in ``_walk``'s order if it has ``struct``.
+
+    Straight-line checks in the walk's discovery order: each node's class, output count, edge
+    count and hooks, each edge's output number, and for an edge to a node seen before, that it
+    is that very node. Nodes first reached on different edges must be distinct objects (one
+    set at the end), so any graph that passes has exactly ``struct`` and the walk's order.
+    """
+    consts: dict = {}
+    lines = ["if n0._hooked: return None"]
+    seen = 1
+
+    def check_node(k: int) -> None:
+        cls, n_out, edges = struct[k]
+        c = f"C{k}"
+        consts[c] = cls
+        if k:
+            lines.append(f"if type(n{k}) is not {c} or n{k}._hooked: return None")
+        else:
+            lines.append(f"if type(n0) is not {c}: return None")
+        fixed = cls is AccumulateGrad or (
+            issubclass(cls, OpNode) and not issubclass(cls, (SeqOpNode, MultiOpNode))
+        )
+        if not fixed:  # instances may carry their own output count (multi-output, Functions)
+            lines.append(f"if n{k}.n_outputs != {n_out}: return None")
+        lines.append(f"f = n{k}.next_functions")
+        lines.append(f"if len(f) != {len(edges)}: return None")
+
+    check_node(0)
+    for k, (_, _, edges) in enumerate(struct):
+        if k:
+            check_node(k)
+        for i, e in enumerate(edges):
+            if e is None:
+                lines.append(f"if f[{i}][0] is not None: return None")
+                continue
+            j, nr = e
+            if j == seen:  # first reached here
+                seen += 1
+                lines.append(f"n{j}, r = f[{i}]")
+                lines.append(f"if r != {nr}: return None")
+            else:
+                lines.append(f"if f[{i}][0] is not n{j} or f[{i}][1] != {nr}: return None")
+    # the node checks of node k run when its own turn comes (after all of its parents' edges)
+    names = ", ".join(f"n{k}" for k in range(len(struct)))
+    lines.append(f"N = [{names}]")
+    lines.append("if len(set(N)) != len(N): return None")
+    lines.append("return N")
+    src = "def match(n0):\n" + "".join(f"    {line}\n" for line in lines)
+    exec(compile(src, f"<fluxion: graph match {len(struct)} nodes>", "exec"), consts)  # noqa: S102
+    return consts["match"]
 
 
 def schedule(struct: tuple, root_nr: int):
@@ -197,6 +270,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
     exec(compile(src, f"<fluxion: compiled backward {len(struct)} nodes>", "exec"), scope)  # noqa: S102
     fn = scope["_bw"]
     fn.source = src
+    fn.match = _matcher(struct)
     return fn
 
 
