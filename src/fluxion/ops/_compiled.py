@@ -388,7 +388,8 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
         return []
     # Any other node: its own apply_raw, exactly as the engine calls it.
     call = f"{o} = {n}.apply_raw([{', '.join(b or 'None' for b in buf)}])"
-    if maybe and len([b for b in buf if b is not None]) == len(maybe):
+    skippable = maybe and len([b for b in buf if b is not None]) == len(maybe)
+    if skippable:
         check = " or ".join(f"{b} is not None" for b in maybe)
         lines.append(
             f"{o} = ({n}.apply_raw([{', '.join(b or 'None' for b in buf)}]) if {check} else ())"
@@ -407,8 +408,10 @@ def _emit_node(k, cls, edges, buf, lines, const, fresh, uncertain, retain_graph)
         else:
             name = fresh("g")
             lines.append(f"{name} = {o}[{i}]")
-            if not issubclass(cls, OpNode):  # registry rules always return arrays; a custom
-                uncertain.add(name)  # Function's backward may return None for an input
+            # registry rules always return arrays; a custom Function's backward may return
+            # None for an input, and a node whose every incoming gradient was None is skipped
+            if skippable or not issubclass(cls, OpNode):
+                uncertain.add(name)
             outs.append(name)
     lines.append(f"del {o}")  # each gradient now has one name: a leaf may take what it gets
     return outs
