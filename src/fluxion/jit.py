@@ -38,6 +38,7 @@ from . import random as _random
 from ._backend import PARALLEL_MIN
 from .autograd import engine as _engine
 from .autograd.grad_mode import state as _grad_state
+from .ops import _compiled
 from .ops._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array, xp
 from .tensor import TRACE, Tensor, _Version, _wrap
 
@@ -193,45 +194,30 @@ class _Builder:
 
     # ------------------------------------------------------------------------------ backward
     def backward(self, loss: Tensor, node_event: dict) -> None:
-        root = loss.grad_fn
-        deps = dict(_engine._count_deps([root]))
-        g = self.fresh("g")
-        self.lines.append(
-            f"{g} = _ones({self.const(loss._data.shape)}, {self.const(loss.dtype.np)})"
-        )
-        buf = [None] * root.n_outputs
-        buf[loss._output_nr] = g
-        pending = {root: buf}
-        ready = [root] if root not in deps else []
-        while ready:  # the engine's walk (run_backward), on names instead of arrays
-            node = ready.pop()
-            buf = pending.pop(node, None)
-            if node._hooked:
-                raise _Untraceable(f"{node.name()} has hooks (or retain_grad)")
-            if buf is None or all(b is None for b in buf):
-                outs: list = []
+        """Emit the backward in the engine's order: ``_compiled.schedule`` over the graph."""
+        nodes, flat = _compiled._walk(loss.grad_fn)
+        if nodes is None:
+            raise _Untraceable("the graph has hooks (or retain_grad)")
+        shape, dtype = self.const(loss._data.shape), self.const(loss.dtype.np)
+        self.lines.append(f"g0 = _ones({shape}, {dtype})")  # the schedule's name for the root
+        gen = _compiled.schedule(_compiled._unflatten(flat), loss._output_nr)
+        event = next(gen)
+        while True:
+            if event[0] == "sum":  # names "s<n>": fresh() never makes them
+                _, new, old, g = event
+                self.lines.append(f"{new} = {old} + {g}")
+                self.lines.append(f"del {old}, {g}")  # dead from here on
+                reply = None
             else:
-                outs = self.node(node, buf, node_event)
-            edges = node.next_functions
-            outs = list(outs) + [None] * (len(edges) - len(outs))
-            for (child, nr), gname in zip(edges, outs):
-                if child is None:
-                    continue
-                if gname is not None:
-                    cbuf = pending.get(child)
-                    if cbuf is None:
-                        cbuf = pending[child] = [None] * child.n_outputs
-                    if cbuf[nr] is None:
-                        cbuf[nr] = gname
-                    else:
-                        s = self.fresh("g")
-                        self.lines.append(f"{s} = {cbuf[nr]} + {gname}")
-                        self.lines.append(f"del {cbuf[nr]}, {gname}")  # dead from here on
-                        cbuf[nr] = s
-                left = deps[child] - 1
-                deps[child] = left
-                if left == 0:
-                    ready.append(child)
+                _, k, buf = event
+                if buf is None or all(b is None for b in buf):
+                    reply = []
+                else:
+                    reply = self.node(nodes[k], buf, node_event)
+            try:
+                event = next(gen) if reply is None else gen.send(reply)
+            except StopIteration:
+                break
 
     def node(self, node, buf: list, node_event: dict) -> list:
         if type(node) is _engine.AccumulateGrad:
