@@ -103,3 +103,28 @@ def test_no_gradient_through_a_skipped_node_reaches_nothing():
             assert b.grad is None
             np.testing.assert_allclose(a.grad.numpy(), np.full(4, 8.0))  # from a.sum() alone
             a.grad = None
+
+
+def _small_expr_rules():
+    from fluxion.ops import REGISTRY
+
+    for name, op in sorted(REGISTRY.items()):
+        for rule, _ in op.raw_rules or ():
+            if getattr(rule, "small_expr", None) is not None:
+                yield pytest.param(rule, id=f"{name}:{rule.small_expr}")
+
+
+@pytest.mark.parametrize("rule", list(_small_expr_rules()))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_expr_is_what_the_rule_computes(rule, dtype):
+    # the compiled backward writes small_expr in place of the call: it must be the rule's own
+    # arithmetic, to the bit (values away from 0 so every rule is defined)
+    rng = np.random.default_rng(7)
+    code = rule.__code__
+    names = code.co_varnames[: code.co_argcount]
+    args = [rng.uniform(0.5, 2.0, (3, 5)).astype(dtype) for _ in names]
+    args[-1][0, :2] = -args[-1][0, :2]  # some negatives (relu's mask)
+    expected = rule(*args)
+    got = eval(rule.small_expr, {}, dict(zip(names, args)))  # noqa: S307 - our own declaration
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -82,6 +82,7 @@ def test_views_of_a_shared_buffer_are_copied():
         y.sum().backward()
         np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 2.0))
         assert w.grad.numpy().flags.c_contiguous
+        assert not np.shares_memory(w.grad._data, keep[-1]._data)  # not the hook's array
 
 
 @pytest.mark.parametrize("traced", [False, True])
