@@ -547,6 +547,28 @@ def test_max_pool2d_indices_of_nans_and_ties_match_torch(kernel) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # target grad -logit(0)
+@pytest.mark.parametrize(
+    ("nd", "kernel", "size"),
+    [(1, 2, (15,)), (1, 4, (16,)), (2, (2, 3), (13, 14)), (2, 3, (7, 9)), (2, 2, (6, 8))],
+)
+def test_tiling_max_pool_matches_torch_with_ties_nans_and_infs(nd, kernel, size) -> None:
+    # stride == kernel: windows tile the input (leftover rows and columns are dropped); the
+    # tiled kernel must keep PyTorch's first-maximum ties and last-NaN rule
+    rng = np.random.default_rng(nd)
+    x = rng.integers(-2, 3, (2, 3) + size).astype(np.float32)
+    x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = -np.inf
+
+    def pooled(lib, data):
+        t = lib.from_numpy(data.copy()).requires_grad_()
+        values, idx = getattr(lib.nn.functional, f"max_pool{nd}d")(t, kernel, return_indices=True)
+        values.sum().backward()
+        return values.detach().numpy(), idx.numpy(), t.grad.numpy()
+
+    for data in (x, np.where(rng.random(x.shape) < 0.05, np.float32(np.nan), x)):
+        for ours, theirs in zip(pooled(fluxion, data), pooled(torch, data)):
+            np.testing.assert_array_equal(ours, theirs)
+
+
 def test_binary_cross_entropy_at_zero_and_one_is_finite() -> None:
     x = np.array([0.0, 1.0, 0.5])
     y = np.array([1.0, 0.0, 1.0])

@@ -440,26 +440,25 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
     nd = len(kernel_size)
     size = input.shape[-nd:]
     out, pads = _pool_geometry(size, kernel_size, stride, padding, dilation, ceil_mode)
+    floating = input.dtype.kind == "f"
+    if (
+        stride == kernel_size
+        and not any(lo or hi for lo, hi in pads)
+        and all(d == 1 for d in dilation)
+    ):
+        found = _tiled_max(xp, input, kernel_size, out)
+        if found is not None:
+            return found
     x = _pad(xp, input, pads, _lowest(xp, input.dtype))
     kpositions = list(itertools.product(*[range(n) for n in kernel_size]))
-    floating = input.dtype.kind == "f"
     values, arg = _running_max(xp, x, kpositions, dilation, out, stride, nan_aware=False)
     if floating and len(kpositions) > 1 and xp.isnan(values).any():
         # PyTorch's rule is (val > maxval) || isnan(val): the index of the last NaN wins. Only
         # inputs with a NaN pay for that test (maximum already propagates NaN to the values)
         values, arg = _running_max(xp, x, kpositions, dilation, out, stride, nan_aware=True)
     if not any(lo or hi for lo, hi in pads):  # every window inside the input: a table lookup
-        plane = [math.prod(size[i + 1 :]) for i in range(nd)]
-        offs = xp.array(
-            [sum(k * d * p for k, d, p in zip(kp, dilation, plane)) for kp in kpositions],
-            dtype=xp.int64,
-        )
-        flat = offs.take(arg)
-        for i in range(nd):
-            shape = [1] * nd
-            shape[i] = out[i]
-            flat += (xp.arange(out[i], dtype=xp.int64) * (stride[i] * plane[i])).reshape(shape)
-        return values, flat
+        offs = xp.array(_plane_offsets(size, kpositions, dilation), dtype=xp.int64)
+        return values, offs.take(arg) + _window_starts(xp, size, out, stride)
     # flat index in the unpadded input plane of the winning position. PyTorch never visits the
     # padding: where it won (every element of the window is the padding value, e.g. -inf),
     # the index is the window's first element
@@ -476,6 +475,57 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
     for i, (c, first) in enumerate(coords):
         flat = flat * size[i] + xp.where(inside, c, first)
     return values, flat.astype(xp.int64, copy=False)
+
+
+def _tiled_max(xp, x, kernel, out):
+    """Max pooling where the windows tile the input (stride == kernel, no padding, no dilation).
+
+    One copy splits the input into ``prod(kernel)`` contiguous planes, one per kernel position
+    (``(*K, *lead, *out)``); the running max then reads contiguous memory, where NumPy's loops
+    are several times faster than over strided views (LeNet's 2x2 pools: 0.49 -> 0.30 ms and
+    0.26 -> 0.17 ms). The winner's offset in the input plane is tracked directly. Returns None
+    when the result holds a NaN: the caller's NaN-aware pass knows PyTorch's rule for those.
+    """
+    nd = len(kernel)
+    lead = x.shape[: x.ndim - nd]
+    size = x.shape[x.ndim - nd :]
+    crop = x[(Ellipsis,) + tuple(slice(0, o * k) for o, k in zip(out, kernel))]
+    split = crop.reshape(lead + tuple(v for o, k in zip(out, kernel) for v in (o, k)))
+    n = len(lead)
+    order = tuple(n + 2 * i + 1 for i in range(nd)) + tuple(range(n))
+    order += tuple(n + 2 * i for i in range(nd))
+    count = math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
+    planes = xp.ascontiguousarray(split.transpose(order)).reshape((count,) + lead + tuple(out))
+    kpositions = itertools.product(*[range(k) for k in kernel])
+    offsets = _plane_offsets(size, kpositions, (1,) * nd)
+    kind = xp.uint8 if offsets[-1] < 256 else xp.uint16 if offsets[-1] < 65536 else xp.int64
+    values = planes[0].copy()
+    arg = xp.zeros(values.shape, dtype=kind)
+    for v, off in zip(planes[1:], offsets[1:]):
+        better = v > values
+        arg += better * (kind(off) - arg)  # arg <= off: no wrap-around
+        xp.maximum(values, v, out=values)
+    if values.dtype.kind == "f" and len(offsets) > 1 and xp.isnan(values).any():
+        return None
+    return values, arg + _window_starts(xp, size, out, kernel)
+
+
+def _plane_offsets(size, kpositions, dilation) -> list:
+    """Offset of each kernel position from its window's first element in a flat input plane."""
+    plane = [math.prod(size[i + 1 :]) for i in range(len(size))]
+    return [sum(k * d * p for k, d, p in zip(kpos, dilation, plane)) for kpos in kpositions]
+
+
+def _window_starts(xp, size, out, stride):
+    """Flat index in the input plane of each window's first element, shape ``out`` (int64)."""
+    starts = xp.zeros(out, dtype=xp.int64)
+    step = 1
+    for i in reversed(range(len(size))):
+        shape = [1] * len(size)
+        shape[i] = out[i]
+        starts += (xp.arange(out[i], dtype=xp.int64) * (stride[i] * step)).reshape(shape)
+        step *= size[i]
+    return starts
 
 
 def _running_max(xp, x, kpositions, dilation, out, stride, nan_aware: bool):
