@@ -109,8 +109,7 @@ ALLOWED = [
     Deviation(
         ("nn.group_norm*", "nn.layer_norm*", "nn.batch_norm*", "nn.instance_norm*"),
         lambda s: any(
-            a.dtype == np.float32 and (np.abs(a[np.isfinite(a)]) > 1.8e19).any()
-            for a in _arrays(s)
+            a.dtype == np.float32 and (np.abs(a[np.isfinite(a)]) > 1.8e19).any() for a in _arrays(s)
         ),
         "squares of float32 values beyond 1.8e19 overflow, so the variance does: torch's "
         "Welford moments give nan for the whole group, fluxion's two-pass variance gives inf "

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import _malloc  # noqa: F401 - tunes glibc's malloc on import (see _malloc)
+
 __all__ = [
     "xp_for",
     "erf",
