@@ -474,6 +474,28 @@ def _grads_vs_torch(fn, *arrays, create_graph=False):
         _close(f, t)
 
 
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize(
+    ("size", "stride", "padding", "groups"),
+    [((20, 18), 1, 2, 1), ((9, 11), 1, 0, 2), ((40, 36), 2, 1, 2), ((7, 8), 2, 1, 1)],
+)
+def test_conv2d_weight_grad_from_kept_or_recomputed_columns(
+    monkeypatch, keep, size, stride, padding, groups
+) -> None:
+    # the weight gradient reads the forward's im2col columns (batch-first for output rows of
+    # 16 and more, batch-last below) when they were kept, and recomputes them when not
+    from fluxion.ops import nn_ops
+
+    if not keep:
+        monkeypatch.setattr(nn_ops, "_KEEP_COLS", 0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 4) + size)
+    w = rng.normal(size=(6, 4 // groups, 3, 3))
+    _grads_vs_torch(
+        lambda lib, a, b: lib.nn.functional.conv2d(a, b, None, stride, padding, 1, groups), x, w
+    )
+
+
 def test_leaky_relu_and_elu_slope_at_zero_match_torch() -> None:
     x = np.array([-1.0, 0.0, 2.0])
     _grads_vs_torch(lambda lib, t: lib.nn.functional.leaky_relu(t, 0.1), x)

@@ -996,7 +996,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
     x, bias, unbatched, stride, pads, dilation = _conv_args(
         input, weight, bias, stride, padding, dilation, groups, nd
     )
-    out = _k.convolution(x, weight, bias, stride, pads, dilation, groups)
+    out = _k.convolution(x, weight, bias, stride, pads, dilation, groups)[0]
     return out.squeeze(0) if unbatched else out
 
 
