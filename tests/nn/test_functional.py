@@ -568,7 +568,6 @@ def test_max_pool2d_indices_of_nans_and_ties_match_torch(kernel) -> None:
     np.testing.assert_array_equal(fv.numpy(), tv.numpy())
 
 
-@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # target grad -logit(0)
 @pytest.mark.parametrize(
     ("nd", "kernel", "size"),
     [(1, 2, (15,)), (1, 4, (16,)), (2, (2, 3), (13, 14)), (2, 3, (7, 9)), (2, 2, (6, 8))],
@@ -591,6 +590,16 @@ def test_tiling_max_pool_matches_torch_with_ties_nans_and_infs(nd, kernel, size)
             np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("padding", [0, 8])
+def test_max_pool2d_with_more_than_255_kernel_positions_matches_torch(padding) -> None:
+    # 17x17 = 289 positions: the winner's code no longer fits the uint8 of small kernels
+    x = np.random.default_rng(0).normal(size=(2, 3, 40, 40))
+    _grads_vs_torch(
+        lambda lib, t: lib.nn.functional.max_pool2d(t, 17, stride=3, padding=padding), x
+    )
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # target grad -logit(0)
 def test_binary_cross_entropy_at_zero_and_one_is_finite() -> None:
     x = np.array([0.0, 1.0, 0.5])
     y = np.array([1.0, 0.0, 1.0])

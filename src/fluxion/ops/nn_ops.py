@@ -311,9 +311,9 @@ def _conv_bw_weight_fwd(
     # (G, K, L) @ (G, L, Og). OpenBLAS runs it 1.3-3x faster than cols against a (G, Og, L)
     # gradient (A @ B.T), e.g. LeNet's second layer 0.65 -> 0.25 ms
     nd = len(out)
-    gy = grad_output.reshape((n, groups, o // groups) + out)
+    gy = grad_output.reshape((n, groups, og) + out)
     gy = xp.ascontiguousarray(gy.transpose((1,) + tuple(range(3, 3 + nd)) + (0, 2)))
-    gy = gy.reshape(groups, math.prod(out) * n, o // groups)
+    gy = gy.reshape(groups, math.prod(out) * n, og)
     dw = _contract(xp, cols, gy)  # (G, K, Og)
     return dw.transpose(0, 2, 1).reshape((o, c // groups) + tuple(kernel_size))
 
@@ -473,23 +473,24 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
     nd = len(kernel_size)
     size = input.shape[-nd:]
     out, pads = _pool_geometry(size, kernel_size, stride, padding, dilation, ceil_mode)
-    floating = input.dtype.kind == "f"
-    if (
-        stride == kernel_size
-        and not any(lo or hi for lo, hi in pads)
-        and all(d == 1 for d in dilation)
-    ):
-        found = _tiled_max(xp, input, kernel_size, out)
-        if found is not None:
-            return found
-    x = _pad(xp, input, pads, _lowest(xp, input.dtype))
     kpositions = list(itertools.product(*[range(n) for n in kernel_size]))
-    values, arg = _running_max(xp, x, kpositions, dilation, out, stride, nan_aware=False)
-    if floating and len(kpositions) > 1 and xp.isnan(values).any():
+    inside = not any(lo or hi for lo, hi in pads)
+    tiled = inside and stride == kernel_size and all(d == 1 for d in dilation)
+    if tiled:  # contiguous planes; the codes are the offsets in the input plane
+        views = _tiled_planes(xp, input, kernel_size, out)
+        codes = _plane_offsets(size, kpositions, dilation)
+    else:  # strided views of the padded input; the codes are the kernel positions
+        x = _pad(xp, input, pads, _lowest(xp, input.dtype))
+        views = [x[_at(kpos, dilation, out, stride)] for kpos in kpositions]
+        codes = range(len(kpositions))
+    values, arg = _running_max(xp, views, codes, nan_aware=False)
+    if input.dtype.kind == "f" and len(kpositions) > 1 and xp.isnan(values).any():
         # PyTorch's rule is (val > maxval) || isnan(val): the index of the last NaN wins. Only
         # inputs with a NaN pay for that test (maximum already propagates NaN to the values)
-        values, arg = _running_max(xp, x, kpositions, dilation, out, stride, nan_aware=True)
-    if not any(lo or hi for lo, hi in pads):  # every window inside the input: a table lookup
+        values, arg = _running_max(xp, views, codes, nan_aware=True)
+    if tiled:
+        return values, arg + _window_starts(xp, size, out, stride)
+    if inside:  # every window inside the input: a table lookup
         offs = xp.array(_plane_offsets(size, kpositions, dilation), dtype=xp.int64)
         return values, offs.take(arg) + _window_starts(xp, size, out, stride)
     # flat index in the unpadded input plane of the winning position. PyTorch never visits the
@@ -510,37 +511,23 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
     return values, flat.astype(xp.int64, copy=False)
 
 
-def _tiled_max(xp, x, kernel, out):
-    """Max pooling where the windows tile the input (stride == kernel, no padding, no dilation).
+def _tiled_planes(xp, x, kernel, out):
+    """Split ``x`` into ``prod(kernel)`` contiguous planes ``(*K, *lead, *out)``, one per position.
 
-    One copy splits the input into ``prod(kernel)`` contiguous planes, one per kernel position
-    (``(*K, *lead, *out)``); the running max then reads contiguous memory, where NumPy's loops
-    are several times faster than over strided views (LeNet's 2x2 pools: 0.49 -> 0.30 ms and
-    0.26 -> 0.17 ms). The winner's offset in the input plane is tracked directly. Returns None
-    when the result holds a NaN: the caller's NaN-aware pass knows PyTorch's rule for those.
+    For windows that tile the input (stride == kernel, no padding, no dilation; leftover rows and
+    columns are dropped). One copy, after which the running max reads contiguous memory, where
+    NumPy's loops are several times faster than over strided views (LeNet's 2x2 pools: 0.49 ->
+    0.30 ms and 0.26 -> 0.17 ms).
     """
     nd = len(kernel)
     lead = x.shape[: x.ndim - nd]
-    size = x.shape[x.ndim - nd :]
     crop = x[(Ellipsis,) + tuple(slice(0, o * k) for o, k in zip(out, kernel))]
     split = crop.reshape(lead + tuple(v for o, k in zip(out, kernel) for v in (o, k)))
     n = len(lead)
     order = tuple(n + 2 * i + 1 for i in range(nd)) + tuple(range(n))
     order += tuple(n + 2 * i for i in range(nd))
     count = math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
-    planes = xp.ascontiguousarray(split.transpose(order)).reshape((count,) + lead + tuple(out))
-    kpositions = itertools.product(*[range(k) for k in kernel])
-    offsets = _plane_offsets(size, kpositions, (1,) * nd)
-    kind = xp.uint8 if offsets[-1] < 256 else xp.uint16 if offsets[-1] < 65536 else xp.int64
-    values = planes[0].copy()
-    arg = xp.zeros(values.shape, dtype=kind)
-    for v, off in zip(planes[1:], offsets[1:]):
-        better = v > values
-        arg += better * (kind(off) - arg)  # arg <= off: no wrap-around
-        xp.maximum(values, v, out=values)
-    if values.dtype.kind == "f" and len(offsets) > 1 and xp.isnan(values).any():
-        return None
-    return values, arg + _window_starts(xp, size, out, kernel)
+    return xp.ascontiguousarray(split.transpose(order)).reshape((count,) + lead + tuple(out))
 
 
 def _plane_offsets(size, kpositions, dilation) -> list:
@@ -561,24 +548,23 @@ def _window_starts(xp, size, out, stride):
     return starts
 
 
-def _running_max(xp, x, kpositions, dilation, out, stride, nan_aware: bool):
-    """Max over kernel positions, each a strided view of the whole batch, and its position.
+def _running_max(xp, views, codes, nan_aware: bool):
+    """Max over ``views`` (one per kernel position, each over the whole batch), winner's code.
 
-    No window copy and no reduction over a tiny trailing axis (both slow in NumPy). The
-    position is updated arithmetically (``arg += better * (k - arg)``, as ``arg < k``): a masked
-    ``copyto`` is a branch per element, 10-30x slower on random data.
+    ``codes`` (increasing) name the positions. No window copy and no reduction over a tiny
+    trailing axis (both slow in NumPy). The code is updated arithmetically (``arg += better *
+    (code - arg)``, as ``arg < code``): a masked ``copyto`` is a branch per element, 10-30x
+    slower on random data.
     """
-    values = arg = None
-    for k, kpos in enumerate(kpositions):
-        v = x[_at(kpos, dilation, out, stride)]
-        if values is None:
-            values = v.copy()
-            arg = xp.zeros(v.shape, dtype=xp.uint8 if len(kpositions) < 256 else xp.int32)
-            continue
+    top = codes[-1]
+    kind = xp.uint8 if top < 256 else xp.uint16 if top < 65536 else xp.int64
+    values = views[0].copy()
+    arg = xp.zeros(values.shape, dtype=kind)
+    for v, code in zip(views[1:], codes[1:]):
         better = v > values
         if nan_aware:
             better |= v != v  # PyTorch: (val > maxval) || isnan(val)
-        arg += better * (k - arg)
+        arg += better * (kind(code) - arg)
         xp.maximum(values, v, out=values)  # propagates NaN, like the update above
     return values, arg
 
