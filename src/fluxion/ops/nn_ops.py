@@ -148,20 +148,28 @@ def _col2im(xp, cols, size, kernel, stride, padding, dilation, batch_last=False)
     """
     nd = len(kernel)
     tail = 1 if batch_last else 0
-    at = _at_bl if batch_last else _at
     out = cols.shape[cols.ndim - nd - tail : cols.ndim - tail]
     lead = cols.shape[: cols.ndim - 2 * nd - tail]
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
     dx = xp.zeros(lead + padded + cols.shape[cols.ndim - tail :], dtype=cols.dtype)
-    for kpos in itertools.product(*[range(k) for k in kernel]):
-        dx[at(kpos, dilation, out, stride)] += cols[
-            (Ellipsis,) + kpos + (slice(None),) * (nd + tail)
-        ]
+    for into, src in _col2im_pairs(tuple(kernel), dilation, out, stride, batch_last):
+        dx[into] += cols[src]
     if not any(lo or hi for lo, hi in padding):
         return dx
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
     cropped = dx[(Ellipsis,) + crop + (slice(None),) * tail]
     return cropped if batch_last else xp.ascontiguousarray(cropped)
+
+
+@functools.lru_cache(maxsize=256)
+def _col2im_pairs(kernel, dilation, out, stride, batch_last):
+    """``_col2im``'s (target, source) index pair per kernel position, built once per geometry."""
+    at = _at_bl if batch_last else _at
+    rest = (slice(None),) * (len(kernel) + batch_last)
+    return tuple(
+        (at(kpos, dilation, out, stride), (Ellipsis,) + kpos + rest)
+        for kpos in itertools.product(*[range(k) for k in kernel])
+    )
 
 
 def _conv_out(size, kernel, stride, padding, dilation):
@@ -208,7 +216,7 @@ def _cols_bl(xp, input, kernel, stride, padding, dilation, groups, out):
     n, c = input.shape[:2]
     x = _batch_last(xp, input, groups, padding)
     cols = xp.empty((groups, c // groups) + tuple(kernel) + tuple(out) + (n,), dtype=input.dtype)
-    _fill_cols(cols, x, kernel, stride, dilation, out, 2, batch_last=True)
+    _fill_cols(xp, cols, x, kernel, stride, dilation, 2)
     k = c // groups * math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
     return cols.reshape(groups, k, math.prod(out) * n)
 
@@ -224,18 +232,24 @@ def _grad_bl(xp, grad_output, groups: int):
 _LONG_ROWS = 16
 
 
-def _fill_cols(dst, src, kernel, stride, dilation, out, kaxis: int, batch_last=False):
-    """im2col by kernel position: ``dst[..k.., kpos] = src``'s strided slice for ``kpos``.
+def _fill_cols(xp, dst, src, kernel, stride, dilation, kaxis: int):
+    """im2col: ``dst[..., *kpos, *opos] = src[..., opos * stride + kpos * dilation]``.
 
-    One block copy per kernel position (25 for 5x5), each over the whole batch with the output
-    positions innermost. Measured on LeNet's convolutions: 5-10x faster than copying the 2*nd-D
-    sliding-window view in one reshape, whose innermost axes are the short kernel ones. With
-    ``batch_last`` the spatial axes of ``src`` are followed by the batch axis.
+    ``dst`` is ``(*lead, *kernel, *out)``, ``src`` is ``(*lead, *spatial)`` with ``kaxis`` lead
+    axes; both may end in a batch axis (the batch-last layout). One copy from a window view of
+    ``src`` whose kernel and output axes step through it (every index stays in bounds: ``out``
+    is the convolution's output size), so NumPy's copy loop runs over the output positions
+    innermost, merged with the batch axis where that is last (LeNet's second layer: runs of
+    640 floats). Measured on LeNet's layers: 247 -> 220 us and 84 -> 59 us against one block
+    copy per kernel position, which was itself 5-10x faster than copying the windows with the
+    short kernel axes innermost.
     """
-    lead = (slice(None),) * kaxis
-    at = _at_bl if batch_last else _at
-    for kpos in itertools.product(*[range(k) for k in kernel]):
-        dst[lead + kpos] = src[at(kpos, dilation, out, stride)]
+    nd = len(kernel)
+    st = src.strides
+    spatial = st[kaxis : kaxis + nd]
+    strides = st[:kaxis] + tuple(t * d for t, d in zip(spatial, dilation))
+    strides += tuple(t * s for t, s in zip(spatial, stride)) + st[kaxis + nd :]
+    dst[...] = xp.lib.stride_tricks.as_strided(src, dst.shape, strides)  # read, never written
     return dst
 
 
@@ -245,7 +259,7 @@ def _group_cols(xp, input, kernel, stride, padding, dilation, groups, out):
     x = _pad(xp, input, padding, 0)
     x = x.reshape((n, groups, c // groups) + x.shape[2:])
     cols = xp.empty((n, groups, c // groups) + tuple(kernel) + tuple(out), dtype=input.dtype)
-    _fill_cols(cols, x, kernel, stride, dilation, out, 3)
+    _fill_cols(xp, cols, x, kernel, stride, dilation, 3)
     k = c // groups * math.prod(kernel)  # explicit sizes (no -1): empty batches reshape too
     return cols.reshape(n, groups, k, math.prod(out))
 
@@ -352,6 +366,18 @@ def _conv_weight_grad(grad, input, weight_shape, stride, padding, dilation, grou
     )
 
 
+def _conv_bias_grad(xp, grad):
+    """``grad.sum((0, 2, ...))`` as one matrix-vector product over the spatial positions, then a
+    sum over the batch: 3x faster than NumPy's reduction over the non-adjacent axes (LeNet's
+    first layer, 64x6x28x28: 45 -> 14 us), and as accurate (BLAS dot products, not a running
+    float32 sum).
+    """
+    n, c = grad.shape[:2]
+    p = math.prod(grad.shape[2:])
+    per_image = grad.reshape(n * c, p) @ xp.ones(p, dtype=grad.dtype)
+    return per_image.reshape(n, c).sum(axis=0)
+
+
 convolution = defop(
     "convolution",
     _conv_fwd,
@@ -381,7 +407,7 @@ convolution = defop(
                 cols,
             )
         ),
-        "bias": lambda grad: grad.sum(axis=(0,) + tuple(range(2, grad.ndim))),
+        "bias": lambda grad: _conv_bias_grad(_reg_xp, grad),
     },
 )
 convolution.__doc__ = """Convolve ``input`` (N, C, *S) with ``weight`` (O, C/groups, *K).
@@ -484,7 +510,7 @@ def _max_pool_fwd(xp, input, kernel_size, stride, padding, dilation, ceil_mode):
         views = [x[_at(kpos, dilation, out, stride)] for kpos in kpositions]
         codes = range(len(kpositions))
     values, arg = _running_max(xp, views, codes, nan_aware=False)
-    if input.dtype.kind == "f" and len(kpositions) > 1 and xp.isnan(values).any():
+    if input.dtype.kind == "f" and len(kpositions) > 1 and values.size and xp.isnan(values.max()):
         # PyTorch's rule is (val > maxval) || isnan(val): the index of the last NaN wins. Only
         # inputs with a NaN pay for that test (maximum already propagates NaN to the values)
         values, arg = _running_max(xp, views, codes, nan_aware=True)
