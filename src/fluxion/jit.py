@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import random as _random
-from ._backend import PARALLEL_MIN
+from ._backend import PARALLEL_MIN, add_grads
 from .autograd import engine as _engine
 from .autograd.grad_mode import state as _grad_state
 from .ops import _compiled
@@ -205,7 +205,9 @@ class _Builder:
         while True:
             if event[0] == "sum":  # names "s<n>": fresh() never makes them
                 _, new, old, g = event
-                self.lines.append(f"{new} = {old} + {g}")
+                self.lines.append(  # large ones on every core, small ones with no call
+                    f"{new} = {old} + {g} if {old}.size < _PMIN else _addg({old}, {g})"
+                )
                 self.lines.append(f"del {old}, {g}")  # dead from here on
                 reply = None
             else:
@@ -316,6 +318,8 @@ _GLOBALS = {
     "_wrap": _wrap,
     "_rearm": _rearm,
     "_gs": _grad_state,
+    "_addg": add_grads,
+    "_PMIN": PARALLEL_MIN,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import weakref
 
+from .._backend import add_grads as _add_grads
 from ._hooks import RemovableHandle as _RemovableHandle
 from ._hooks import run_post_hooks as _run_post_hooks
 from ._hooks import run_tensor_hooks as _run_tensor_hooks
@@ -325,7 +326,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     if cbuf is None:
                         pending[child] = cbuf = [None] * child.n_outputs
                     old = cbuf[nr]
-                    cbuf[nr] = g if old is None else old + g
+                    cbuf[nr] = g if old is None else _add_grads(old, g)
                 left = deps[child] - 1
                 deps[child] = left
                 if left == 0:

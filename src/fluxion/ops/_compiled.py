@@ -20,7 +20,7 @@ import os
 import re
 
 from .. import dtypes as _dt
-from .._backend import PARALLEL_MIN
+from .._backend import PARALLEL_MIN, add_grads
 from ..autograd.engine import FREED_MSG, AccumulateGrad
 from ..tensor import Tensor
 from ._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array
@@ -243,7 +243,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
                 lines.append(f"{new} = _add({old}, {g})")
                 uncertain.add(new)
             else:
-                lines.append(f"{new} = {old} + {g}")
+                lines.append(f"{new} = _addg({old}, {g})")  # large ones on every core
             lines.append(f"del {old}, {g}")  # dead: arrays nothing refers to can be taken or freed
             try:
                 event = next(gen)
@@ -264,6 +264,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
         "_PMIN": PARALLEL_MIN,
         "_freed": _freed,
         "_add": _add_maybe,
+        "_addg": add_grads,
         "_FROM_NP": _dt.FROM_NP,
     }
     scope.update(consts)
@@ -447,4 +448,4 @@ def _add_maybe(a, b):
         return b
     if b is None:
         return a
-    return a + b
+    return add_grads(a, b)

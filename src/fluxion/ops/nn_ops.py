@@ -345,7 +345,7 @@ def _conv_bw_weight_fwd(
 
 # OpenBLAS's sgemm slows down several times once the contracted length passes about 8K with a
 # small output (LeNet's first weight gradient: 1.0 ms in one product, 0.25 ms in pieces).
-_CONTRACT_CHUNK = 4096
+_CONTRACT_CHUNK = 8192
 
 
 def _contract(xp, a, b):
