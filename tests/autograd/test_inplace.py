@@ -1156,3 +1156,27 @@ def test_known_difference_split_outputs_may_be_written_with_grad():
         inplace(torch)
     for ours, theirs in zip(inplace(fluxion), out_of_place(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "dtype, other, alpha",
+    [
+        ("float32", [0.5, -1.0, 2.0], -0.1),  # an optimiser's update
+        ("float64", [0.5, -1.0, 2.0], 3),
+        ("float16", [0.5, -1.0, 2.0], 0.25),
+        ("int64", [1, -2, 3], 2),
+        ("int32", [1, -2, 3], -3),
+    ],
+)
+def test_add_alpha_without_graph_matches_torch(dtype, other, alpha):
+    """add_(other, alpha=a) outside a graph scales on the arrays: torch's values and dtype."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (fluxion, torch):
+        dt = getattr(lib, dtype)
+        y = lib.tensor([1, 2, 3], dtype=dt)
+        with lib.no_grad():
+            y.add_(lib.tensor(other, dtype=dt), alpha=alpha)
+        results.append(y)
+    assert str(results[0].dtype).split(".")[1] == str(results[1].dtype).split(".")[1]
+    np.testing.assert_array_equal(results[0].numpy(), results[1].numpy())

@@ -635,3 +635,41 @@ def test_one_hot_infers_num_classes() -> None:
     assert out.shape == (2, 2, 5)
     assert out.dtype is fluxion.int64
     assert out.grad_fn is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("ignore_index", [-100, 3])
+def test_nll_plain_path_has_the_general_paths_bits(monkeypatch, dtype, reduction, ignore_index):
+    """(N, C) with valid targets and no weight skips the bookkeeping, with the same bits."""
+    from fluxion.ops import nn_ops
+
+    rng = np.random.default_rng(11)
+    scores = rng.standard_normal((67, 10)).astype(dtype)
+    target = rng.integers(0, 10, 67)
+    target[target == ignore_index] = 0  # an ignore_index in range that no target uses
+    args = (target, None, reduction, ignore_index)
+    assert nn_ops._nll_plain(np, scores.shape, *args)
+    fast = nn_ops._nll_fwd(np, scores, *args)
+    coef = nn_ops._nll_coef_fwd(np, target, None, scores.shape, reduction, ignore_index, dtype)
+    monkeypatch.setattr(nn_ops, "_nll_plain", lambda *a: False)
+    assert fast.dtype == dtype
+    np.testing.assert_array_equal(fast, nn_ops._nll_fwd(np, scores, *args))
+    general = nn_ops._nll_coef_fwd(np, target, None, scores.shape, reduction, ignore_index, dtype)
+    np.testing.assert_array_equal(coef, general)
+
+
+def test_nll_plain_path_leaves_ignored_and_bad_targets_to_the_general_path():
+    from fluxion.ops import nn_ops
+
+    scores = np.zeros((3, 4), np.float32)
+    for target in ([0, -100, 2], [0, 4, 1], [0, -1, 1]):
+        assert not nn_ops._nll_plain(np, scores.shape, np.array(target), None, "mean", -100)
+    assert not nn_ops._nll_plain(np, scores.shape, np.array([0, 2, 1]), None, "mean", 2)
+    x = fluxion.zeros(3, 4, requires_grad=True)
+    with pytest.raises(IndexError, match="Target 4 is out of bounds"):
+        F.nll_loss(x, fluxion.tensor([0, 4, 1]))
+    loss = F.nll_loss(x - 1, fluxion.tensor([0, -100, 2]))  # the ignored row counts for nothing
+    loss.backward()
+    assert float(loss) == 1.0
+    np.testing.assert_array_equal(x.grad.numpy()[1], 0)

@@ -494,7 +494,13 @@ def add_(self: Tensor, other, *, alpha=1) -> Tensor:
     if _tracking(self, other):
         return commit(self, add(self, other, alpha=alpha))
     if alpha != 1:
-        other = other * alpha
+        # an optimiser's update (p.add_(grad, alpha=-lr)): the product on the arrays, with the
+        # promotion of ``other * alpha`` (a Python number is weak), minus the op's call path
+        data = getattr(other, "_data", None)
+        if data is not None and data.ndim and isinstance(alpha, (int, float)):
+            other = _wrap(data * alpha)
+        else:
+            other = other * alpha
     return _fast(self, _registry.xp.add, other, add)
 
 
