@@ -261,3 +261,34 @@ def test_replay_frees_nothing_it_should_keep_and_returns_extra_outputs():
         _same(out, w.detach())
         assert loss.item() == 10.0
     assert step.replays == 1
+
+
+def test_replays_call_the_unchecked_forwards_and_keep_the_checks_for_new_shapes():
+    """mm, addmm and t replay their bare forwards (``defop(replay=...)``); a new signature is
+    traced, and so checked, again: mismatched shapes raise the eager error."""
+    from fluxion.ops import linalg, shape
+
+    w = _randn(4, 3).requires_grad_()
+    b = _randn(3).requires_grad_()
+
+    def loss(x):
+        return (F.linear(x, w.t(), b) @ w.t()).square().sum()
+
+    x = _randn(2, 4)
+    step = trace_backward(loss)
+    for _ in range(3):
+        w.grad = b.grad = None
+        step(x)
+    got = (w.grad.numpy().copy(), b.grad.numpy().copy())
+    w.grad = b.grad = None
+    loss(x).backward()
+    assert step.replays == 2
+    np.testing.assert_array_equal(got[0], w.grad.numpy())
+    np.testing.assert_array_equal(got[1], b.grad.numpy())
+    (program,) = step.programs.values()
+    called = [v for v in program.run.__globals__.values() if callable(v)]
+    assert linalg._addmm_replay in called
+    assert linalg._mm_fwd not in called and linalg._addmm_fwd not in called
+    assert shape._t_fwd not in called
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        step(_randn(2, 5))

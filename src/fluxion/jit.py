@@ -177,7 +177,7 @@ class _Builder:
         if ufunc is not None and not attrs and not op.seq_input:
             call = f"{self.const(ufunc)}({', '.join(ins)})"
         else:
-            call = f"{self.const(op.forward)}(_xp, {', '.join(ins)})"
+            call = f"{self.const(op.replay)}(_xp, {', '.join(ins)})"  # checked when traced
         if type(result) is tuple:
             tmp = self.fresh("o")
             self.lines.append(f"{tmp} = {call}")

@@ -305,6 +305,7 @@ def defop(
     raw_grads: dict | None = None,
     seq_input: bool = False,
     multi_output: bool = False,
+    replay: Callable | None = None,
 ) -> Callable:
     """Declare an op and return its public function.
 
@@ -335,6 +336,10 @@ def defop(
         multi_output: The forward returns a tuple of arrays, all differentiable (``split``).
             One node serves every output; the rule's first argument is ``grads``, one gradient
             per output (zeros for outputs that got none). Rules may not ask for ``result``.
+        replay: The forward without its argument checks, same parameters (positional), for
+            ``fluxion.jit`` replays: a replay reruns the shapes and dtypes that passed the checks
+            when it was traced. Only checks of shapes, dtypes and attributes may be left out;
+            checks of values (an index out of range) stay. Default: ``forward``.
     """
     sig = inspect.signature(forward)
     params = list(sig.parameters.values())[1:]  # drop xp
@@ -353,6 +358,7 @@ def defop(
         kw = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
     op = OpDef()
     op.name, op.forward, op.grads = name, forward, grads
+    op.replay = forward if replay is None else replay
     op.tensor_params, op.attr_params = tuple(tensor_params), tuple(attr_params)
     op.broadcasts, op.promote, op.view = broadcasts, promote, view
     op.differentiable = differentiable

@@ -114,6 +114,7 @@ mm = _doc(
             "input": lambda grad, mat2: _xp.matmul(grad, mat2.T),
             "mat2": lambda grad, input, mat2_colmajor: _mat2_grad_raw(grad, input, mat2_colmajor),
         },
+        replay=lambda xp, input, mat2: xp.matmul(input, mat2),
     ),
     """Multiply two matrices: ``(n, k) @ (k, m) -> (n, m)``.
 
@@ -417,6 +418,11 @@ def _add_product(xp, op, input, prod, beta, alpha):
             f"{op}: input of shape {tuple(input.shape)} does not broadcast to the shape of the "
             f"product {tuple(shape)}; give input that shape or one that expands to it"
         )
+    return _combine(xp, input, prod, beta, alpha)
+
+
+def _combine(xp, input, prod, beta, alpha):
+    """``beta * input + alpha * prod`` (checked by ``_add_product``)."""
     # beta and alpha are converted to the dtype first: for integers 0.5 is 0, as in PyTorch
     if alpha != 1:
         prod = prod * _scalar_as(xp, alpha, prod.dtype)
@@ -427,6 +433,10 @@ def _add_product(xp, op, input, prod, beta, alpha):
 
 def _addmm_fwd(xp, input, mat1, mat2, beta=1, alpha=1):
     return _add_product(xp, "addmm", input, _mm_fwd(xp, mat1, mat2), beta, alpha)
+
+
+def _addmm_replay(xp, input, mat1, mat2, beta, alpha):
+    return _combine(xp, input, xp.matmul(mat1, mat2), beta, alpha)
 
 
 def _baddbmm_fwd(xp, input, batch1, batch2, beta=1, alpha=1):
@@ -474,6 +484,7 @@ addmm = _doc(
                 _mat2_grad_raw(grad, mat1, mat2_colmajor), alpha
             ),
         },
+        replay=_addmm_replay,
     ),
     """Return ``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts.
 

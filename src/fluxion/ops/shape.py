@@ -341,6 +341,7 @@ t = _doc(
         grads={"input": lambda grad: grad.t()},
         raw_grads={"input": lambda grad: grad.T},  # arrays: .T is t() for <= 2 dims
         view=True,
+        replay=lambda xp, input: input.T,
     ),
     """Return the transpose of a tensor with at most 2 dimensions (a view).
 
