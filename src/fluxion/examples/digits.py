@@ -87,7 +87,10 @@ def train(
         correct += int((logits.argmax(dim=1) == labels).sum().item())
         count += len(labels)
         if progress:
-            bar.set_postfix(loss=f"{total / count:.4f}", acc=f"{100 * correct / count:.1f}%")
+            # refresh=False: tqdm redraws on its own clock with the current count (an explicit
+            # refresh from inside the loop shows the count at the last redraw: 0/45 all epoch)
+            postfix = {"loss": f"{total / count:.4f}", "acc": f"{100 * correct / count:.1f}%"}
+            bar.set_postfix(postfix, refresh=False)
     return total / count, correct / count
 
 
