@@ -497,7 +497,7 @@ def add_(self: Tensor, other, *, alpha=1) -> Tensor:
         # an optimiser's update (p.add_(grad, alpha=-lr)): the product on the arrays, with the
         # promotion of ``other * alpha`` (a Python number is weak), minus the op's call path
         data = getattr(other, "_data", None)
-        if data is not None and data.ndim and isinstance(alpha, (int, float)):
+        if data is not None and data.ndim and type(alpha) in (int, float):  # weak, as in ops
             other = _wrap(data * alpha)
         else:
             other = other * alpha
