@@ -205,9 +205,7 @@ class _Builder:
         while True:
             if event[0] == "sum":  # names "s<n>": fresh() never makes them
                 _, new, old, g = event
-                self.lines.append(  # large ones on every core, small ones with no call
-                    f"{new} = {old} + {g} if {old}.size < _PMIN else _addg({old}, {g})"
-                )
+                self.lines.append(_compiled.sum_line(new, old, g))
                 self.lines.append(f"del {old}, {g}")  # dead from here on
                 reply = None
             else:

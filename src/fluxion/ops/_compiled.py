@@ -25,7 +25,7 @@ from ..autograd.engine import FREED_MSG, AccumulateGrad
 from ..tensor import Tensor
 from ._registry import MultiOpNode, OpNode, SeqOpNode, _sum_to_array
 
-__all__ = ["run_compiled", "schedule", "COMPILE_AFTER"]
+__all__ = ["run_compiled", "schedule", "sum_line", "COMPILE_AFTER"]
 
 # Compile a structure the second time it is seen (one-off graphs never pay). The environment
 # variable is a testing knob: FLUXION_COMPILE_AFTER=1 sends every backward through this module.
@@ -243,7 +243,7 @@ def _compile(struct: tuple, root_nr: int, retain_graph: bool):
                 lines.append(f"{new} = _add({old}, {g})")
                 uncertain.add(new)
             else:
-                lines.append(f"{new} = _addg({old}, {g})")  # large ones on every core
+                lines.append(sum_line(new, old, g))
             lines.append(f"del {old}, {g}")  # dead: arrays nothing refers to can be taken or freed
             try:
                 event = next(gen)
@@ -441,6 +441,12 @@ def _substitute(rule, values: list) -> str:
 
 def _freed():
     raise RuntimeError(FREED_MSG)
+
+
+def sum_line(new: str, old: str, g: str) -> str:
+    """Generated code for ``new = old + g`` (two gradient arrays, neither None): large arrays on
+    every core (``add_grads``), small ones with no call. Needs ``_addg`` and ``_PMIN``."""
+    return f"{new} = {old} + {g} if {old}.size < _PMIN else _addg({old}, {g})"
 
 
 def _add_maybe(a, b):
