@@ -9,6 +9,8 @@ happens.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,8 @@ def splits(monkeypatch):
     """Three workers (uneven ranges), a fresh pool, and a count of the parallel splits."""
     monkeypatch.setattr(backend, "_WORKERS", 3)
     monkeypatch.setattr(backend, "_pool", None)
+    monkeypatch.setattr(backend, "_helper_tids", [])
+    monkeypatch.setattr(backend, "_steered", [-1])
     calls = []
     real = backend._run_split
 
@@ -237,3 +241,52 @@ def test_gradient_sums_split_and_keep_numpys_bits(splits, mode, monkeypatch):
         run()
         np.testing.assert_array_equal(x.grad.numpy(), a + b)
     assert adds[-3:] == [N] * 3  # the sum at x, once per run
+
+
+steering = pytest.mark.skipif(
+    backend._getcpu is None or len(backend._ALLOWED) < 2,
+    reason="needs glibc's sched_getcpu, sched_setaffinity and two CPUs",
+)
+
+
+@steering
+def test_helpers_are_kept_off_the_callers_cpu(splits):
+    x = _arrays(np.float32, 0.0)[0]
+    _same(fluxion.exp(fluxion.tensor(x)).numpy(), np.exp(x))
+    assert splits and backend._helper_tids
+    cpu = backend._steered[0]
+    assert cpu in backend._ALLOWED
+    for tid in backend._helper_tids:
+        assert os.sched_getaffinity(tid) == backend._ALLOWED - {cpu}
+    # the caller moved: the next split moves the helpers off its new CPU
+    other = min(backend._ALLOWED - {cpu})
+    os.sched_setaffinity(0, {other})
+    try:
+        _same(fluxion.sin(fluxion.tensor(x)).numpy(), np.sin(x))
+        assert backend._steered[0] == other
+        for tid in backend._helper_tids:
+            assert os.sched_getaffinity(tid) == backend._ALLOWED - {other}
+    finally:
+        os.sched_setaffinity(0, backend._ALLOWED)
+
+
+@steering
+def test_steering_stops_quietly_where_affinity_cannot_be_set(splits, monkeypatch):
+    def refuse(pid, mask):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(backend, "_getcpu", backend._getcpu)  # restored after the test
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    x = _arrays(np.float32, 0.0)[0]
+    _same(fluxion.tanh(fluxion.tensor(x)).numpy(), np.tanh(x))
+    assert splits and backend._getcpu is None
+    _same(fluxion.exp(fluxion.tensor(x)).numpy(), np.exp(x))  # and splits on without it
+    assert len(splits) == 2
+
+
+def test_a_forked_child_forgets_the_helpers(monkeypatch):
+    monkeypatch.setattr(backend, "_helper_tids", [123])
+    monkeypatch.setattr(backend, "_steered", [0])
+    monkeypatch.setattr(backend, "_pool", object())
+    backend._forget_pool_after_fork()
+    assert backend._pool is None and backend._helper_tids == [] and backend._steered == [-1]
