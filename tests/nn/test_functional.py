@@ -673,3 +673,16 @@ def test_nll_plain_path_leaves_ignored_and_bad_targets_to_the_general_path():
     loss.backward()
     assert float(loss) == 1.0
     np.testing.assert_array_equal(x.grad.numpy()[1], 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("size", [7, 40 * 1024 + 5, 64 * 1024])
+def test_relu_has_torchs_bits(dtype, size) -> None:
+    """Signed zeros and NaN included, below and above the size where rows of zeros are used."""
+    x = torch.randn(size, dtype=dtype)
+    x[:6] = torch.tensor([float("nan"), -0.0, 0.0, float("inf"), -float("inf"), -1.0])
+    x[-3:] = torch.tensor([-0.0, float("nan"), -2.0])
+    got = fluxion.nn.functional.relu(fluxion.tensor(x.numpy())).numpy()
+    assert got.tobytes() == torch.relu(x).numpy().tobytes()
+    strided = fluxion.tensor(x.numpy())[::2]  # not contiguous: NumPy's plain call
+    assert strided.relu().numpy().tobytes() == torch.relu(x[::2]).numpy().tobytes()

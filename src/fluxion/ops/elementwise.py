@@ -809,10 +809,38 @@ sigmoid = _unary(
     lambda grad, result: grad * result * (1 - result),
     raw=_sigmoid_raw,
 )
+# relu is maximum(0, x): zero first, so that relu(-0.0) is -0.0 and NaN stays NaN, PyTorch's bits.
+# NumPy's maximum runs a scalar loop when one operand is a broadcast scalar (stride 0); against
+# a row of zeros, rows of a contiguous input take its vector loop. Measured on LeNet's first
+# activation (301K float32): 92 -> 37 us, the same bits.
+_RELU_ROW = 1024
+_relu_zeros: dict = {}
+
+
+def _relu_fwd(xp, input):
+    x = _no_bool(input, "relu")
+    if (
+        x.size < 16 * _RELU_ROW
+        or x.dtype.char not in "fd"
+        or xp is not _xp
+        or not x.flags.c_contiguous
+    ):
+        return xp.maximum(0, x)
+    zeros = _relu_zeros.get(x.dtype.char)
+    if zeros is None:
+        zeros = _relu_zeros[x.dtype.char] = _xp.zeros(_RELU_ROW, x.dtype)
+    out = _xp.empty_like(x)
+    flat, dst = x.reshape(-1), out.reshape(-1)
+    n = flat.size - flat.size % _RELU_ROW
+    _xp.maximum(zeros, flat[:n].reshape(-1, _RELU_ROW), out=dst[:n].reshape(-1, _RELU_ROW))
+    _xp.maximum(0, flat[n:], out=dst[n:])
+    return out
+
+
 # relu'(0) := 0, same as PyTorch
 relu = _unary(
     "relu",
-    lambda xp, input: xp.maximum(_no_bool(input, "relu"), 0),
+    _relu_fwd,
     lambda grad, result: grad * (result > 0),
     promote=None,
     raw=_relu_raw,
