@@ -92,16 +92,19 @@ def _rnn(p, xs, target):
     return F.mse_loss(fluxion.stack(outs), target)
 
 
-def test_rnn_loop_with_stack_and_indexing():
-    rng = np.random.default_rng(3)
-    batches = [
+def _rnn_batches(seed):
+    rng = np.random.default_rng(seed)
+    return [
         (
             fluxion.tensor(rng.standard_normal((5, 4, 1)).astype(np.float32)),
             fluxion.tensor(rng.standard_normal((5, 4, 1)).astype(np.float32)),
         )
         for _ in range(3)
     ]
-    _check(_rnn, [(6, 1), (6, 6), (6,), (1, 6)], batches)
+
+
+def test_rnn_loop_with_stack_and_indexing():
+    _check(_rnn, [(6, 1), (6, 6), (6,), (1, 6)], _rnn_batches(3))
 
 
 def _mixed(p, x, k):
@@ -292,3 +295,34 @@ def test_replays_call_the_unchecked_forwards_and_keep_the_checks_for_new_shapes(
     assert shape._t_fwd not in called
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
         step(_randn(2, 5))
+
+
+def test_a_repeated_call_is_computed_once_and_stays_bitwise():
+    """The RNN's ``w.t()`` in every step: one transpose per weight in the replay."""
+    from fluxion.ops import REGISTRY
+
+    step = _check(_rnn, [(6, 1), (6, 6), (6,), (1, 6)], _rnn_batches(5))
+    (program,) = step.programs.values()
+    transposes = [v for v in program.run.__globals__.values() if v is REGISTRY["t"].replay]
+    assert len(transposes) == 3  # 15 in the trace
+
+
+def test_calls_that_differ_only_in_a_signed_zero_or_a_scalar_type_stay_apart():
+    w = _randn(3).requires_grad_()
+
+    def fn():
+        a, b = w * 0.0, w * -0.0
+        c, d = w + 1, w + 1.0  # int and float scalars: the same values here, kept apart
+        e, f = w * 2, w * 2  # equal calls: computed once, returned as two arrays
+        return (a + b + c + d + e + f).sum(), a, b, e, f
+
+    step = trace_backward(fn)
+    eager = fn()
+    for _ in range(2):
+        w.grad = None
+        loss, a, b, e, f = step()
+    for got, want in zip((loss, a, b, e, f), eager):
+        assert got.numpy().tobytes() == want.detach().numpy().tobytes()
+    assert np.signbit(b.numpy()).tolist() == np.signbit(-w.detach().numpy()).tolist()
+    assert not np.shares_memory(e.numpy(), f.numpy())
+    assert step.replays == 1

@@ -8,7 +8,8 @@ is recorded, and the backward graph it builds is walked in the engine's own orde
 one straight-line Python function is generated: the forwards as direct NumPy calls, then the
 derivative rules in the order the engine would run them, the same sums of gradients, and the
 same accumulation into the leaves' ``.grad``. Later calls run that function: no Tensor objects,
-no graph nodes, no scheduling.
+no graph nodes, no scheduling. A call that repeats an earlier one (the same op on the same arrays
+with equal attributes, such as an RNN's ``w.t()`` in every step) is computed once.
 
 What is frozen is the Python around the ops, as with ``torch.jit.trace``. The tracer refuses
 (and the wrapper then always runs eagerly, with one warning saying why) when replaying could
@@ -102,6 +103,7 @@ class _Builder:
         self.arg_pos: dict = {}  # id(tensor) -> position among fn's arguments
         self.externals: list = []  # tensors read from outside, in slot order
         self.leaves: list = []  # AccumulateGrad nodes of outside leaves (hooks end a replay)
+        self.computed: dict = {}  # (op, inputs, attributes) -> variable: each is computed once
         self.n = 0
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -169,6 +171,12 @@ class _Builder:
             ins = ["[" + ", ".join(items) + "]"]
         else:
             ins = [self.input_expr(a, d) for a, d in zip(args, datas)]
+        key = self.call_key(op, args, datas, attrs, result)
+        if key is not None:
+            name = self.computed.get(key)
+            if name is not None:  # the same op on the same arrays: its result is already there
+                self.var_of[id(result)] = name
+                return
         ins += [self.const(a) for a in attrs]
         ufunc = getattr(op, "ufunc", None)
         small = all(getattr(d, "size", 0) < PARALLEL_MIN for d in datas)
@@ -191,6 +199,35 @@ class _Builder:
             if ufunc is None or not result._data.ndim or op.seq_input:  # as the call path does
                 self.lines.append(f"if type({name}) is not _nd: {name} = _asarray({name})")
             self.var_of[id(result)] = name
+            if key is not None:
+                self.computed[key] = name
+
+    def call_key(self, op, args, datas, attrs, result):
+        """What identifies this call among the trace's (None: never reuse its result).
+
+        Ops are deterministic and replays run no in-place op, so the same op on the same arrays
+        with equal attributes gives the same bits: an RNN's ``w.t()`` in every step is computed
+        once. Only single-output ops on traced arrays and plain Python or NumPy scalars qualify;
+        scalars are compared by type and ``repr`` (``0.0`` and ``-0.0`` differ).
+        """
+        if type(result) is tuple or op.seq_input:
+            return None
+        parts: list = [op]
+        for a, d in zip(args, datas):
+            if isinstance(a, Tensor):
+                name = self.var_of.get(id(a))
+                if name is None or d is not a._data:
+                    return None
+                parts.append(name)
+            elif (part := _scalar_key(a)) is not None:
+                parts.append(part)
+            else:
+                return None
+        for a in attrs:
+            if (part := _scalar_key(a)) is None:
+                return None
+            parts.append(part)
+        return tuple(parts)
 
     # ------------------------------------------------------------------------------ backward
     def backward(self, loss: Tensor, node_event: dict) -> None:
@@ -293,6 +330,19 @@ class _Builder:
         return outs
 
 
+_SCALARS = (bool, int, float, str, type(None), xp.generic, xp.dtype)
+
+
+def _scalar_key(value):
+    """A hashable stand-in for an op argument that is a scalar or a tuple of them, else None."""
+    if isinstance(value, tuple):
+        parts = tuple(_scalar_key(v) for v in value)
+        return None if None in parts else ("tuple", parts)
+    if isinstance(value, _SCALARS):
+        return (type(value), repr(value))
+    return None
+
+
 def _arr(x):
     return x if type(x) is xp.ndarray else xp.asarray(x)
 
@@ -358,7 +408,9 @@ def _build(tracer: _Tracer, args: tuple, outputs: tuple) -> _Program:
     for t in outputs:
         if not isinstance(t, Tensor) or id(t) not in b.var_of:
             raise _Untraceable("the function must return tensors computed by fluxion ops")
-        out_vars.append(b.var_of[id(t)])
+        name = b.var_of[id(t)]
+        # two outputs computed alike are two arrays in eager mode: the later ones get copies
+        out_vars.append(f"{name}.copy()" if name in out_vars else name)
     if loss.grad_fn is None or loss._data.size != 1 or loss._data.dtype.kind != "f":
         raise _Untraceable("the first output must be a one-element float tensor with a graph")
     node_event = {}
