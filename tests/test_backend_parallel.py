@@ -290,3 +290,16 @@ def test_a_forked_child_forgets_the_helpers(monkeypatch):
     monkeypatch.setattr(backend, "_pool", object())
     backend._forget_pool_after_fork()
     assert backend._pool is None and backend._helper_tids == [] and backend._steered == [-1]
+
+
+@steering
+def test_an_ended_helper_is_forgotten_and_steering_goes_on(splits, monkeypatch):
+    monkeypatch.setattr(backend, "_getcpu", backend._getcpu)  # restored after the test
+    x = _arrays(np.float32, 0.0)[0]
+    _same(fluxion.exp(fluxion.tensor(x)).numpy(), np.exp(x))  # starts the helpers
+    live = list(backend._helper_tids)
+    gone = 2**31 - 7  # above any Linux pid_max: no such thread
+    backend._helper_tids.append(gone)
+    backend._steered[0] = -1  # as if the caller had moved
+    backend._steer()
+    assert backend._helper_tids == live and backend._getcpu is not None
