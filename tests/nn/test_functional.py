@@ -686,3 +686,64 @@ def test_relu_has_torchs_bits(dtype, size) -> None:
     assert got.tobytes() == torch.relu(x).numpy().tobytes()
     strided = fluxion.tensor(x.numpy())[::2]  # not contiguous: NumPy's plain call
     assert strided.relu().numpy().tobytes() == torch.relu(x[::2]).numpy().tobytes()
+
+
+@pytest.mark.parametrize(("out_channels", "groups"), [(5, 1), (6, 1), (7, 1), (12, 2)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_with_products_padded_to_eight_rows_matches_torch(
+    monkeypatch, out_channels, groups, bias
+) -> None:
+    """Under OpenBLAS's Haswell-family kernels, 5-7 output channels per group run as 8-row
+    products (long output rows: the forward and the weight gradient from kept columns). Forced
+    here whatever this machine's BLAS is, and checked against torch and the unpadded kernels."""
+    from fluxion.ops import nn_ops
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(4, 2 * groups, 20, 18)).astype(np.float32)
+    w = rng.normal(size=(out_channels, 2, 3, 3)).astype(np.float32)
+    b = rng.normal(size=(out_channels,)).astype(np.float32)
+
+    def conv(lib, a, weight, bias_):
+        return lib.nn.functional.conv2d(a, weight, bias_ if bias else None, 1, 1, 1, groups)
+
+    def run(lib):
+        ts = [_lib_tensor(lib, a).requires_grad_(True) for a in (x, w, b)]
+        out = conv(lib, *ts)
+        (out * out).sum().backward()
+        return [out] + [t.grad for t in ts[:2]] + ([ts[2].grad] if bias else [])
+
+    plain = run(fluxion)
+    padded = []
+    real = nn_ops._zero_padded
+    monkeypatch.setattr(nn_ops, "blas_core", lambda: "haswell")
+    monkeypatch.setattr(nn_ops, "_zero_padded", lambda *a: padded.append(a) or real(*a))
+    got = run(fluxion)
+    assert len(padded) == 2  # the forward's weights and the weight gradient's output gradient
+    for g, p, t in zip(got, plain, run(torch)):
+        _close(g, t, rtol=1e-4, atol=1e-3)
+        _close(g, p, rtol=1e-5, atol=1e-4)
+    monkeypatch.setattr(nn_ops, "blas_core", lambda: "skylakex")
+    padded.clear()
+    run(fluxion)
+    assert not padded  # other kernel families keep the unpadded products
+
+
+def test_blas_core_names_the_kernels_openblas_runs() -> None:
+    """``OPENBLAS_CORETYPE`` chooses OpenBLAS's kernels at load: a fresh process reports it."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from fluxion._backend import blas_core
+
+    if not blas_core():
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS that reports its core")
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the core names below are x86 ones")
+    code = "from fluxion._backend import blas_core; print(blas_core())"
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Nehalem"}  # SSE4.2: any x86-64 NumPy 2 runs on
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "nehalem", out.stderr
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        assert blas_core() == os.environ["OPENBLAS_CORETYPE"].lower()

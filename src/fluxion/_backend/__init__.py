@@ -11,6 +11,7 @@ range of one output array, so the result is bit-identical to one NumPy call.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import threading
@@ -22,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 from . import _malloc  # noqa: F401 - tunes glibc's malloc on import (see _malloc)
 
 __all__ = [
+    "blas_core",
     "xp_for",
     "erf",
     "cupy",
@@ -333,6 +335,47 @@ def add_grads(a, b):
 
 
 _vec_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+@functools.cache
+def blas_core() -> str:
+    """The kernel family NumPy's OpenBLAS runs here, lower case (``"haswell"``, ``"skylakex"``,
+    ``"zen"``...), or ``""`` where that is unknown (another BLAS, not Linux).
+
+    Read once from the OpenBLAS library this process has loaded (``openblas_get_corename``,
+    under the names the NumPy wheels' ``scipy_openblas`` builds give it). Kernel choices that
+    depend on it are deterministic for a given machine and environment (``OPENBLAS_CORETYPE``).
+
+    >>> isinstance(blas_core(), str)
+    True
+    """
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:  # pragma: no cover - not Linux
+        return ""
+    # NumPy's own copy first (a wheel's numpy.libs), then any other OpenBLAS in the process
+    for path in sorted(paths, key=lambda p: "numpy" not in p):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:  # pragma: no cover - a mapped file that is not a loadable library
+            continue
+        for name in _CORENAME_SYMBOLS:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                fn.argtypes = ()
+                core = fn()
+                return core.decode("ascii", "replace").strip().lower() if core else ""
+    return ""
+
+
+_CORENAME_SYMBOLS = (
+    "scipy_openblas_get_corename64_",
+    "scipy_openblas_get_corename",
+    "openblas_get_corename64_",
+    "openblas_get_corename",
+)
 
 
 def erf(xp, x):
